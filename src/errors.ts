@@ -1,0 +1,40 @@
+/**
+ * Errors with stable codes. Tests and callers match on `code`, never on message text.
+ * Messages say what happened, which input caused it, and what to do.
+ */
+export type ErrorCode =
+  | 'ERR_ADDON_MISSING'
+  | 'ERR_MPI'
+  | 'ERR_MPI_NOT_INITIALIZED'
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_INTERFACE_NOT_FOUND'
+  | 'ERR_WORLD_TOO_SMALL'
+  | 'ERR_TIMEOUT'
+  | 'ERR_WORKER_LOST'
+  | 'ERR_KILLED_WORKER'
+  | 'ERR_TASK_FAILED'
+  | 'ERR_CANCELLED'
+  | 'ERR_CLOSURE'
+  | 'ERR_SERIALIZE'
+  | 'ERR_PROTOCOL'
+  | 'ERR_CLIENT_CLOSED'
+  | 'ERR_SCHEDULER_FILE'
+  | 'ERR_SCHEDULER_GONE'
+  | 'ERR_BOOTSTRAP';
+
+export class ClusterError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'ClusterError';
+  }
+}
+
+/** An option failed validation at a public boundary. */
+export class OptionError extends ClusterError {
+  constructor(message: string) {
+    super('ERR_INVALID_OPTION', message);
+    this.name = 'OptionError';
+  }
+}
