@@ -1,0 +1,2 @@
+export { schedulerCommand } from './scheduler';
+export { workerCommand } from './worker';

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { Scheduler } from '../scheduler/server';
+import { fail, intOption, onSignals } from './common';
+
+export function schedulerCommand(): Command {
+  return new Command('mpi-cluster-scheduler')
+    .description('Run an mpi-cluster scheduler: workers and clients connect to it over ZeroMQ.')
+    .option('--scheduler-file <file>', 'write the address here (JSON, mode 0600; removed at exit)')
+    .option('--interface <name>', 'network interface to bind on, e.g. ib0')
+    .option('--host <ip>', 'address to bind on (instead of --interface)')
+    .option('--port <port>', 'port to bind on (default: chosen by the OS)', intOption('--port', 0, 65535))
+    .option('--worker-ttl <seconds>', 'remove a worker silent this long', intOption('--worker-ttl', 1))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ mpi-cluster-scheduler --scheduler-file ~/sched.json --interface ib0
+  $ mpi-cluster-worker --scheduler-file ~/sched.json --nthreads 4`,
+    )
+    .action(async (o: { schedulerFile?: string; interface?: string; host?: string; port?: number; workerTtl?: number }) => {
+      try {
+        const s = await Scheduler.start({
+          schedulerFile: o.schedulerFile,
+          interface: o.interface,
+          host: o.host,
+          port: o.port,
+          workerTtl: o.workerTtl ? o.workerTtl * 1000 : undefined,
+        });
+        process.stdout.write(`scheduler at ${s.address}\n`);
+        onSignals(() => s.close('scheduler stopped by signal'));
+        await s.closed;
+        process.exit(0);
+      } catch (err) {
+        fail(err);
+      }
+    });
+}
+
+if (require.main === module) {
+  schedulerCommand().parseAsync().catch(fail);
+}

@@ -1,0 +1,511 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type * as zmq from 'zeromq';
+import { ClusterError, OptionError } from '../errors';
+import { log } from '../log';
+import { Outbox, PeerPool, dealer } from '../net';
+import { decode, pack, unpack, type Envelope, type SchedulerInfo } from '../protocol';
+import { fnName, fnSpecOf, type TaskFunction } from './fnspec';
+import { Future, TaskError, type FutureHost, type KeyState } from './future';
+import { collectFutures, substitute, zip } from './structure';
+import { validateTaskOptions, type TaskOptions } from './task-options';
+
+export interface ClientOptions {
+  /** Scheduler address, tcp://host:port. */
+  address: string;
+  /** How long to wait for the scheduler to answer (ms). */
+  timeout?: number;
+  name?: string;
+}
+
+type Args<F> = F extends (...args: infer A) => unknown ? { [I in keyof A]: A[I] | Future<A[I]> } : unknown[];
+type Ret<F> = F extends (...args: never[]) => infer R ? Awaited<R> : unknown;
+
+const HEARTBEAT_MS = 2000;
+
+export interface ScatterOptions {
+  /** A copy on every worker (or every one named in `workers`). */
+  broadcast?: boolean;
+  /** Worker ids, names or hosts to place the data on. */
+  workers?: string[];
+}
+
+/**
+ * A connection to a scheduler. Submit functions, get Futures back at once, gather results.
+ * Create one with `Client.connect()` (see the package's `connect` for every form).
+ */
+export class Client implements FutureHost {
+  readonly id = `c-${randomUUID()}`;
+  schedulerId = '';
+  nWorkers = 0;
+  private readonly keys = new Map<string, KeyState>();
+  private readonly defined = new Set<string>();
+  private readonly outbox: Outbox;
+  private readonly peers = new PeerPool('client');
+  private readonly replies = new Map<number, (op: Envelope['op']) => void>();
+  private readonly workerWaiters: (() => void)[] = [];
+  private readonly registry = new FinalizationRegistry<string>((key) => this.decref(key));
+  private nextReq = 1;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closedReason: string | null = null;
+  private welcomed!: () => void;
+  /** Called once when the client closes (LocalCluster ownership hooks in here). */
+  onClose: (() => Promise<void>) | null = null;
+
+  private constructor(
+    private readonly socket: zmq.Dealer,
+    readonly address: string,
+  ) {
+    this.outbox = new Outbox(socket, false, 'client');
+  }
+
+  /** Connects: see `connect()` for every form (no argument starts a LocalCluster). */
+  static connect(target?: import('../connect').ConnectTarget): Promise<Client> {
+    return require('../connect').connect(target);
+  }
+
+  /** Connects to a running scheduler at an address. */
+  static async open(options: ClientOptions): Promise<Client> {
+    const timeout = options.timeout ?? 30_000;
+    const socket = dealer();
+    const c = new Client(socket, options.address);
+    socket.routingId = c.id;
+    socket.connect(options.address);
+    const welcomed = new Promise<void>((r) => (c.welcomed = r));
+    void c.receive();
+    c.outbox.post('', { t: 'hello-client', id: c.id, name: options.name ?? `pid-${process.pid}` });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new ClusterError(
+              'ERR_TIMEOUT',
+              `no scheduler answered at ${options.address} within ${timeout / 1000} s: check the address, that the scheduler runs, and that this host can reach that interface`,
+            ),
+          ),
+        timeout,
+      );
+    });
+    try {
+      await Promise.race([welcomed, timedOut]);
+    } catch (err) {
+      await c.teardown();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    c.heartbeat = setInterval(() => c.outbox.post('', { t: 'heartbeat' }), HEARTBEAT_MS);
+    c.heartbeat.unref();
+    return c;
+  }
+
+  private async receive(): Promise<void> {
+    try {
+      for await (const parts of this.socket) {
+        let envs: Envelope[];
+        try {
+          envs = decode(parts);
+        } catch (err) {
+          log.warn(`client: malformed message from scheduler: ${(err as Error).message}`);
+          continue;
+        }
+        for (const env of envs) this.onMessage(env);
+      }
+    } catch (err) {
+      if (!this.closedReason) log.debug(`client: ${(err as Error).message}`);
+    }
+  }
+
+  private onMessage({ op, frames }: Envelope): void {
+    switch (op.t) {
+      case 'welcome':
+        this.schedulerId = op.schedulerId;
+        this.nWorkers = op.nWorkers;
+        this.welcomed();
+        return;
+      case 'key-done':
+        return this.settle(op.key, 'finished', null, frames.length > 0 ? frames : null, op.who);
+      case 'key-erred':
+        return this.settle(op.key, 'error', new TaskError(op.error));
+      case 'key-cancelled':
+        return this.settle(op.key, 'cancelled', new ClusterError('ERR_CANCELLED', `task ${op.key} was cancelled`));
+      case 'key-lost': {
+        const ks = this.keys.get(op.key);
+        if (ks) ks.status = 'pending';
+        return;
+      }
+      case 'n-workers':
+        this.nWorkers = op.n;
+        for (const w of this.workerWaiters.splice(0)) w();
+        return;
+      case 'who-has-reply':
+      case 'info-reply':
+        this.replies.get(op.req)?.(op);
+        this.replies.delete(op.req);
+        return;
+      case 'closing':
+        this.markClosed(`scheduler closed: ${op.reason}`);
+        return;
+      case 'heartbeat':
+        return;
+    }
+  }
+
+  private settle(key: string, status: KeyState['status'], error: Error | null, inline: Buffer[] | null = null, who: string[] = []): void {
+    const ks = this.keys.get(key);
+    if (!ks) return;
+    ks.status = status;
+    ks.error = error;
+    ks.inline = inline;
+    ks.who = who;
+    for (const w of ks.waiters.splice(0)) w();
+  }
+
+  private markClosed(reason: string): void {
+    if (this.closedReason) return;
+    this.closedReason = reason;
+    for (const ks of this.keys.values()) {
+      if (ks.status === 'pending' || ks.status === 'lost') {
+        this.settle(ks.key, 'error', new ClusterError('ERR_SCHEDULER_GONE', `${reason}; task ${ks.key} will not finish`));
+      }
+    }
+    for (const w of this.workerWaiters.splice(0)) w();
+  }
+
+  private checkOpen(): void {
+    if (this.closedReason) throw new ClusterError('ERR_CLIENT_CLOSED', `client is closed (${this.closedReason})`);
+  }
+
+  // ---------------------------------------------------------------- futures
+
+  private track(key: string): Future {
+    let ks = this.keys.get(key);
+    if (!ks) {
+      ks = { key, status: 'pending', error: null, inline: null, who: [], refs: 0, waiters: [] };
+      this.keys.set(key, ks);
+    }
+    ks.refs += 1;
+    const f = new Future(key, this);
+    this.registry.register(f, key, f);
+    return f;
+  }
+
+  private decref(key: string): void {
+    const ks = this.keys.get(key);
+    if (!ks) return;
+    ks.refs -= 1;
+    if (ks.refs > 0) return;
+    this.keys.delete(key);
+    if (!this.closedReason) this.outbox.post('', { t: 'release', keys: [key] });
+  }
+
+  stateOf(key: string): KeyState {
+    return this.keys.get(key) ?? { key, status: 'cancelled', error: null, inline: null, who: [], refs: 0, waiters: [] };
+  }
+
+  releaseRef(key: string, future: object): void {
+    this.registry.unregister(future);
+    this.decref(key);
+  }
+
+  whenSettled(key: string): Promise<void> {
+    const ks = this.keys.get(key);
+    if (!ks || (ks.status !== 'pending' && ks.status !== 'lost')) return Promise.resolve();
+    return new Promise((r) => ks.waiters.push(r));
+  }
+
+  async resultOf(key: string): Promise<unknown> {
+    const values = await this.fetchResults([key]);
+    return values.get(key);
+  }
+
+  /** Waits for keys and brings their values here: inline ones at once, the rest from workers. */
+  private async fetchResults(keys: string[]): Promise<Map<string, unknown>> {
+    const out = new Map<string, unknown>();
+    let todo = [...new Set(keys)];
+    while (todo.length > 0) {
+      await Promise.all(todo.map((k) => this.whenSettled(k)));
+      const byWorker = new Map<string, string[]>();
+      for (const key of todo) {
+        const ks = this.keys.get(key);
+        if (!ks) throw new ClusterError('ERR_CANCELLED', `future ${key} was released`);
+        if (ks.status !== 'finished') throw ks.error ?? new ClusterError('ERR_CANCELLED', `task ${key} ${ks.status}`);
+        if (ks.inline) out.set(key, unpack(ks.inline));
+        else {
+          const from = ks.who[0] ?? '';
+          byWorker.set(from, [...(byWorker.get(from) ?? []), key]);
+        }
+      }
+      const retry: string[] = [];
+      await Promise.all(
+        [...byWorker].map(async ([from, ks]) => {
+          try {
+            const envs = await this.peers.request(from, { t: 'get-data', req: 0, keys: ks });
+            for (const env of envs) {
+              if (env.op.t === 'data') out.set(env.op.key, unpack(env.frames));
+              else if (env.op.t === 'no-data') retry.push(env.op.key);
+            }
+          } catch {
+            this.peers.drop(from);
+            retry.push(...ks);
+          }
+        }),
+      );
+      // A holder that is gone: ask the scheduler where the data is now, then try again.
+      if (retry.length > 0) await this.refreshWhoHas(retry);
+      todo = retry;
+    }
+    return out;
+  }
+
+  private async refreshWhoHas(keys: string[]): Promise<void> {
+    const reply = await this.request({ t: 'who-has', req: 0, keys });
+    if (reply.t !== 'who-has-reply') return;
+    for (const key of keys) {
+      const ks = this.keys.get(key);
+      if (!ks) continue;
+      const who = reply.who[key] ?? [];
+      if (who.length > 0) ks.who = who;
+      else if (ks.status === 'finished') ks.status = 'lost';
+    }
+  }
+
+  private request(op: Envelope['op']): Promise<Envelope['op']> {
+    this.checkOpen();
+    const req = this.nextReq++;
+    return new Promise((resolve) => {
+      this.replies.set(req, resolve);
+      this.outbox.post('', { ...op, req } as Envelope['op']);
+    });
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /** Runs `fn(...args)` on a worker; returns a Future at once. */
+  submit<F extends TaskFunction>(fn: F, ...args: Args<F>): Future<Ret<F>> {
+    return this.submitWith({}, fn, ...args);
+  }
+
+  /** `submit` with per-task options: key, pure, retries, priority, resources, workers. */
+  submitWith<F extends TaskFunction>(options: TaskOptions, fn: F, ...args: Args<F>): Future<Ret<F>> {
+    this.checkOpen();
+    const opts = validateTaskOptions(options);
+    const { id, spec } = fnSpecOf(fn);
+    if (!this.defined.has(id)) {
+      this.defined.add(id);
+      this.outbox.post('', { t: 'define-fn', id, spec });
+    }
+    const deps = new Set<string>();
+    const frames = pack(args, {
+      futureKey: (v) => {
+        if (!(v instanceof Future)) return undefined;
+        deps.add(v.key);
+        return v.key;
+      },
+    });
+    let key = opts.key;
+    if (!key) {
+      if (opts.pure) {
+        const h = createHash('sha1').update(id);
+        for (const f of frames) h.update(f);
+        key = `${fnName(fn)}-${h.digest('hex').slice(0, 24)}`;
+      } else key = `${fnName(fn)}-${randomUUID()}`;
+    }
+    const known = this.keys.has(key);
+    const future = this.track(key);
+    if (!known) {
+      this.outbox.post(
+        '',
+        {
+          t: 'submit',
+          task: {
+            key,
+            fn: id,
+            deps: [...deps],
+            priority: opts.priority,
+            retries: opts.retries,
+            workers: opts.workers,
+            resources: opts.resources,
+            nf: frames.length,
+          },
+        },
+        frames,
+      );
+    }
+    return future as Future<Ret<F>>;
+  }
+
+  /** One task per element; several iterables are zipped (stops at the shortest). */
+  map<F extends TaskFunction>(fn: F, ...iterables: Iterable<unknown>[]): Future<Ret<F>>[] {
+    return this.mapWith({}, fn, ...iterables);
+  }
+
+  /** `map` with options for every task (a `key` option becomes a prefix). */
+  mapWith<F extends TaskFunction>(options: TaskOptions, fn: F, ...iterables: Iterable<unknown>[]): Future<Ret<F>>[] {
+    if (iterables.length === 0) throw new OptionError('map needs at least one iterable of arguments');
+    const { key, ...rest } = options;
+    return zip(iterables).map((args, i) =>
+      this.submitWith({ ...rest, key: key ? `${key}-${i}` : undefined }, fn, ...(args as Args<F>)),
+    );
+  }
+
+  /** Results of futures, also inside nested arrays and plain objects, in the same shape. */
+  async gather<T>(futures: T): Promise<unknown> {
+    const fs = collectFutures(futures);
+    const values = await this.fetchResults(fs.map((f) => f.key));
+    return substitute(futures, values);
+  }
+
+  /**
+   * Places data on workers and returns futures that tasks can take as arguments. An array gives
+   * one future per element (wrap it, `[arr]`, to scatter it whole); `broadcast` puts a copy on
+   * every worker.
+   */
+  async scatter<T>(data: T[], options?: ScatterOptions): Promise<Future<T>[]>;
+  async scatter<T>(data: T, options?: ScatterOptions): Promise<Future<T>>;
+  async scatter(data: unknown, options: ScatterOptions = {}): Promise<Future | Future[]> {
+    this.checkOpen();
+    const info = await this.schedulerInfo();
+    let targets = Object.values(info.workers);
+    if (options.workers) targets = targets.filter((w) => options.workers!.some((x) => x === w.id || x === w.name || x === w.host));
+    if (targets.length === 0) throw new ClusterError('ERR_WORKER_LOST', 'scatter: no worker to hold the data (none matches or none is connected)');
+    const list = Array.isArray(data);
+    const items = list ? data : [data];
+    const futures: Future[] = [];
+    const keys: string[] = [];
+    const holders: string[][] = [];
+    const sizes: number[] = [];
+    await Promise.all(
+      items.map(async (item, i) => {
+        const frames = pack(item);
+        const key = `scatter-${randomUUID()}`;
+        const dest = options.broadcast ? targets : [targets[i % targets.length]];
+        await Promise.all(dest.map((w) => this.peers.request(w.address, { t: 'put-data', req: 0, key, nf: frames.length }, frames)));
+        keys[i] = key;
+        holders[i] = dest.map((w) => w.id);
+        sizes[i] = frames.reduce((n, f) => n + f.length, 0);
+      }),
+    );
+    for (let i = 0; i < items.length; i++) {
+      futures.push(this.track(keys[i]));
+      this.outbox.post('', { t: 'scattered', keys: [keys[i]], workers: holders[i], nbytes: [sizes[i]] });
+    }
+    return list ? futures : futures[0];
+  }
+
+  /** Waits until all (or the first, or the first failed) of the futures are done. */
+  async wait(
+    futures: Future[],
+    options: { timeout?: number; returnWhen?: 'ALL_COMPLETED' | 'FIRST_COMPLETED' | 'FIRST_EXCEPTION' } = {},
+  ): Promise<{ done: Set<Future>; notDone: Set<Future> }> {
+    const when = options.returnWhen ?? 'ALL_COMPLETED';
+    if (!['ALL_COMPLETED', 'FIRST_COMPLETED', 'FIRST_EXCEPTION'].includes(when)) {
+      throw new OptionError(`returnWhen must be ALL_COMPLETED, FIRST_COMPLETED or FIRST_EXCEPTION, got ${when}`);
+    }
+    const settled = futures.map((f) => this.whenSettled(f.key).then(() => f));
+    let all: Promise<unknown>;
+    if (when === 'ALL_COMPLETED') all = Promise.all(settled);
+    else if (when === 'FIRST_COMPLETED') all = futures.length ? Promise.race(settled) : Promise.resolve();
+    else {
+      all = new Promise<void>((resolve) => {
+        let left = futures.length;
+        if (left === 0) resolve();
+        for (const p of settled) void p.then((f) => (f.status === 'error' || --left === 0 ? resolve() : undefined));
+      });
+    }
+    await withTimeout(all, options.timeout, () => `wait: futures not done after ${options.timeout} ms`);
+    const done = new Set(futures.filter((f) => f.done()));
+    return { done, notDone: new Set(futures.filter((f) => !done.has(f))) };
+  }
+
+  /** Yields futures as they complete. */
+  async *asCompleted(futures: Iterable<Future>): AsyncGenerator<Future> {
+    const queue: Future[] = [];
+    let wake: (() => void) | null = null;
+    let left = 0;
+    for (const f of futures) {
+      left++;
+      void this.whenSettled(f.key).then(() => {
+        queue.push(f);
+        wake?.();
+      });
+    }
+    while (left > 0) {
+      if (queue.length === 0) await new Promise<void>((r) => (wake = r));
+      wake = null;
+      while (queue.length > 0) {
+        left--;
+        yield queue.shift()!;
+      }
+    }
+  }
+
+  /** Resolves once at least `n` workers are connected. */
+  async waitForWorkers(n: number, options: { timeout?: number } = {}): Promise<void> {
+    if (!Number.isInteger(n) || n < 0) throw new OptionError(`waitForWorkers(n): n must be a non-negative integer, got ${n}`);
+    const reached = (async () => {
+      while (this.nWorkers < n) {
+        this.checkOpen();
+        await new Promise<void>((r) => this.workerWaiters.push(r));
+      }
+    })();
+    await withTimeout(reached, options.timeout, () => `only ${this.nWorkers} of ${n} workers connected after ${options.timeout} ms`);
+  }
+
+  /** The scheduler's address, id and workers. */
+  async schedulerInfo(): Promise<SchedulerInfo> {
+    const reply = await this.request({ t: 'info', req: 0 });
+    return (reply as { info: SchedulerInfo }).info;
+  }
+
+  async cancelKeys(keys: string[]): Promise<void> {
+    this.checkOpen();
+    this.outbox.post('', { t: 'cancel', keys });
+    await Promise.all(keys.map((k) => this.whenSettled(k)));
+  }
+
+  /** Stops the scheduler and its workers, then closes this client. */
+  async shutdown(): Promise<void> {
+    if (!this.closedReason) {
+      this.outbox.post('', { t: 'shutdown' });
+      await this.outbox.drained();
+    }
+    await this.close();
+  }
+
+  /** Closes this client only (and a LocalCluster it started). */
+  async close(): Promise<void> {
+    if (!this.closedReason) {
+      this.outbox.post('', { t: 'bye' });
+      await this.outbox.drained();
+      this.markClosed('client closed');
+    }
+    await this.teardown();
+  }
+
+  private async teardown(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.markClosed(this.closedReason ?? 'client closed');
+    this.peers.close();
+    this.outbox.close();
+    if (!this.socket.closed) this.socket.close();
+    const hook = this.onClose;
+    this.onClose = null;
+    if (hook) await hook();
+  }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number | undefined, message: () => string): Promise<T> {
+  if (ms === undefined) return p;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ClusterError('ERR_TIMEOUT', message())), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

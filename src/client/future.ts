@@ -1,0 +1,85 @@
+import { ClusterError } from '../errors';
+import type { RemoteError } from '../protocol';
+
+export type FutureStatus = 'pending' | 'finished' | 'error' | 'cancelled' | 'lost';
+
+/** An error raised in a task, with the remote stack and the worker it ran on. */
+export class TaskError extends ClusterError {
+  readonly remote: RemoteError;
+  constructor(remote: RemoteError) {
+    super(
+      'ERR_TASK_FAILED',
+      `${remote.name}: ${remote.message}${remote.key ? ` (task ${remote.key}` : ''}${remote.worker ? ` on worker ${remote.worker})` : remote.key ? ')' : ''}`,
+    );
+    this.name = 'TaskError';
+    this.remote = remote;
+    if (remote.code === 'ERR_KILLED_WORKER' || remote.code === 'ERR_WORKER_LOST') {
+      (this as { code: string }).code = remote.code;
+    }
+    if (remote.stack) this.stack = `${this.name}: ${this.message}\n--- remote stack ---\n${remote.stack}`;
+  }
+}
+
+/** The client's view of one key, shared by every Future object for it. */
+export interface KeyState {
+  key: string;
+  status: FutureStatus;
+  error: Error | null;
+  inline: Buffer[] | null;
+  who: string[];
+  refs: number;
+  waiters: (() => void)[];
+}
+
+/** What a Future needs from its client. */
+export interface FutureHost {
+  resultOf(key: string): Promise<unknown>;
+  cancelKeys(keys: string[]): Promise<void>;
+  stateOf(key: string): KeyState;
+  releaseRef(key: string, future: object): void;
+  whenSettled(key: string): Promise<void>;
+}
+
+/** A task's eventual result. Passing it to another task makes that task depend on it. */
+export class Future<T = unknown> {
+  private released = false;
+  /** @internal */
+  constructor(
+    readonly key: string,
+    private readonly host: FutureHost,
+  ) {}
+
+  get status(): FutureStatus {
+    return this.released ? 'cancelled' : this.host.stateOf(this.key).status;
+  }
+
+  done(): boolean {
+    const s = this.status;
+    return s === 'finished' || s === 'error' || s === 'cancelled';
+  }
+
+  result(): Promise<T> {
+    return this.host.resultOf(this.key) as Promise<T>;
+  }
+
+  /** The task's error, or null once it finished well. */
+  async exception(): Promise<Error | null> {
+    await this.host.whenSettled(this.key);
+    return this.host.stateOf(this.key).error;
+  }
+
+  cancel(): Promise<void> {
+    return this.host.cancelKeys([this.key]);
+  }
+
+  /** Drops this reference now instead of waiting for garbage collection. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.host.releaseRef(this.key, this);
+  }
+
+  toString(): string {
+    return `<Future ${this.key} ${this.status}>`;
+  }
+}

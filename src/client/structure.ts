@@ -1,0 +1,36 @@
+import { Future } from './future';
+
+/** Every Future inside a value (arrays and plain objects, any depth). */
+export function collectFutures(value: unknown, out: Future[] = []): Future[] {
+  if (value instanceof Future) out.push(value);
+  else if (Array.isArray(value)) for (const v of value) collectFutures(v, out);
+  else if (isPlain(value)) for (const v of Object.values(value as object)) collectFutures(v, out);
+  return out;
+}
+
+/** The same structure with each Future replaced by its result. */
+export function substitute(value: unknown, results: Map<string, unknown>): unknown {
+  if (value instanceof Future) return results.get(value.key);
+  if (Array.isArray(value)) return value.map((v) => substitute(v, results));
+  if (isPlain(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as object)) out[k] = substitute(v, results);
+    return out;
+  }
+  return value;
+}
+
+function isPlain(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Zips iterables into argument lists (stops at the shortest, as Python's zip). */
+export function zip(iterables: Iterable<unknown>[]): unknown[][] {
+  const arrays = iterables.map((it) => Array.from(it));
+  const n = Math.min(...arrays.map((a) => a.length));
+  const out: unknown[][] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = arrays.map((a) => a[i]);
+  return out;
+}

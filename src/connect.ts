@@ -1,0 +1,45 @@
+import { Client } from './client/client';
+import { LocalCluster, type LocalClusterOptions } from './cluster/local';
+import { readSchedulerFile } from './cluster/scheduler-file';
+import { OptionError } from './errors';
+
+export type ConnectTarget =
+  | undefined
+  | string
+  | LocalCluster
+  | { schedulerFile: string; timeout?: number }
+  | { address: string; timeout?: number }
+  | { local: LocalClusterOptions };
+
+/**
+ * Connects a client:
+ * - `connect()` starts a LocalCluster (closed with the client);
+ * - `connect('tcp://10.0.0.5:40123')` joins a running scheduler;
+ * - `connect({ schedulerFile: 'sched.json' })` waits for the file and joins;
+ * - `connect(cluster)` joins a LocalCluster you started.
+ */
+export async function connect(target?: ConnectTarget): Promise<Client> {
+  if (target === undefined || (typeof target === 'object' && 'local' in target)) {
+    const cluster = await LocalCluster.start(target?.local);
+    try {
+      const client = await Client.open({ address: cluster.address });
+      client.onClose = () => cluster.close();
+      return client;
+    } catch (err) {
+      await cluster.close();
+      throw err;
+    }
+  }
+  if (typeof target === 'string') return Client.open({ address: target });
+  if (target instanceof LocalCluster) return Client.open({ address: target.address });
+  if (typeof target === 'object' && target !== null) {
+    if ('schedulerFile' in target) {
+      const f = await readSchedulerFile(target.schedulerFile, { timeout: target.timeout });
+      return Client.open({ address: f.address, timeout: target.timeout });
+    }
+    if ('address' in target) return Client.open(target);
+  }
+  throw new OptionError(
+    `connect() takes nothing, an address string, a LocalCluster, { schedulerFile } or { address }; got ${JSON.stringify(target)}`,
+  );
+}

@@ -1,0 +1,11 @@
+/**
+ * mpi-cluster: distributed task computing for Node.js on HPC systems.
+ */
+export { Client, Future, TaskError, fromModule } from './client';
+export type { ClientOptions, FutureStatus, ModuleFunction, TaskFunction, TaskOptions } from './client';
+export { connect, type ConnectTarget } from './connect';
+export { LocalCluster, type LocalClusterOptions } from './cluster';
+export { Scheduler, type SchedulerOptions } from './scheduler';
+export { Worker, type WorkerOptions } from './worker';
+export { ClusterError, OptionError, type ErrorCode } from './errors';
+export type { SchedulerInfo, WorkerInfo } from './protocol';

@@ -1,0 +1,9 @@
+import * as path from 'node:path';
+
+/** The package root: this file is `<root>/src/paths.ts` or `<root>/dist/paths.js`. */
+export const PACKAGE_ROOT = path.resolve(__dirname, '..');
+
+/** A compiled file under dist/, also when the caller runs from TypeScript sources (tests). */
+export function distFile(...parts: string[]): string {
+  return path.join(PACKAGE_ROOT, 'dist', ...parts);
+}

@@ -1,0 +1,3 @@
+export * from './messages';
+export { encode, decode, ProtocolError } from './codec';
+export { pack, unpack, packedBytes, type Packed } from './pack';

@@ -1,0 +1,126 @@
+/**
+ * The wire protocol: every ZeroMQ message is `[header, ...frames]` (after the routing id on a
+ * ROUTER). The header is JSON `{ v, ops }`; each op may own `nf` binary frames, taken in order.
+ * Ops are batched: one ZeroMQ message carries every op queued for a peer in one event-loop turn.
+ */
+export const PROTOCOL_VERSION = 1;
+
+/** A function travels by value (its source) or by reference (module path + export name). */
+export type FnSpec =
+  | { kind: 'source'; source: string; name: string }
+  | { kind: 'module'; module: string; export: string };
+
+export interface RemoteError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+  worker?: string;
+  key?: string;
+}
+
+export interface TaskSpecWire {
+  key: string;
+  fn: string; // id of a function defined earlier with define-fn
+  deps: string[];
+  priority: number;
+  retries: number;
+  workers?: string[];
+  resources?: Record<string, number>;
+  nf: number; // frames of the packed arguments
+}
+
+export interface WorkerInfoWire {
+  id: string;
+  name: string;
+  host: string;
+  address: string;
+  nthreads: number;
+  memoryLimit: number;
+  pid: number;
+  localDirectory: string;
+  resources?: Record<string, number>;
+}
+
+export interface DepLocation {
+  key: string;
+  who: string[]; // peer addresses of workers that hold it
+}
+
+/** Every op, by sender. `nf` counts the binary frames that follow in order. */
+export type Op =
+  // client -> scheduler
+  | { t: 'hello-client'; id: string; name: string }
+  | { t: 'define-fn'; id: string; spec: FnSpec }
+  | { t: 'submit'; task: TaskSpecWire }
+  | { t: 'release'; keys: string[] }
+  | { t: 'cancel'; keys: string[] }
+  | { t: 'scattered'; keys: string[]; workers: string[]; nbytes: number[] }
+  | { t: 'who-has'; req: number; keys: string[] }
+  | { t: 'info'; req: number }
+  | { t: 'heartbeat' }
+  | { t: 'shutdown' }
+  | { t: 'bye' }
+  // scheduler -> client
+  | { t: 'welcome'; schedulerId: string; address: string; nWorkers: number }
+  | { t: 'key-done'; key: string; who: string[]; nbytes: number; nf: number }
+  | { t: 'key-erred'; key: string; error: RemoteError }
+  | { t: 'key-cancelled'; key: string }
+  | { t: 'key-lost'; key: string }
+  | { t: 'who-has-reply'; req: number; who: Record<string, string[]> }
+  | { t: 'info-reply'; req: number; info: SchedulerInfo }
+  | { t: 'n-workers'; n: number }
+  | { t: 'closing'; reason: string }
+  // worker -> scheduler
+  | { t: 'register'; worker: WorkerInfoWire }
+  | { t: 'task-finished'; key: string; nbytes: number; duration: number; nf: number }
+  | { t: 'task-erred'; key: string; error: RemoteError; duration: number }
+  | { t: 'add-keys'; keys: string[]; nbytes: number[] }
+  | { t: 'missing-data'; key: string; dep: string; from: string }
+  // scheduler -> worker
+  | { t: 'registered'; schedulerId: string }
+  | { t: 'compute'; key: string; fn: string; deps: DepLocation[]; nf: number }
+  | { t: 'free-keys'; keys: string[] }
+  | { t: 'cancel-compute'; keys: string[] }
+  // peer data service (worker ROUTER; workers and clients connect)
+  | { t: 'get-data'; req: number; keys: string[] }
+  | { t: 'data'; req: number; key: string; nf: number }
+  | { t: 'no-data'; req: number; key: string }
+  | { t: 'data-end'; req: number }
+  | { t: 'put-data'; req: number; key: string; nf: number }
+  | { t: 'put-ack'; req: number; keys: string[] }
+  | { t: 'ping'; req: number }
+  | { t: 'pong'; req: number };
+
+export type OpType = Op['t'];
+export type OpOf<T extends OpType> = Extract<Op, { t: T }>;
+
+export interface WorkerInfo {
+  id: string;
+  name: string;
+  host: string;
+  address: string;
+  nthreads: number;
+  memoryLimit: number;
+  pid: number;
+  localDirectory: string;
+  lastSeen: number;
+  processing: number;
+  inMemory: number;
+  nbytes: number;
+  resources?: Record<string, number>;
+}
+
+export interface SchedulerInfo {
+  address: string;
+  id: string;
+  started: number;
+  workers: Record<string, WorkerInfo>;
+  tasks: Record<string, number>;
+}
+
+/** An op together with its binary frames, as decoded or as queued for sending. */
+export interface Envelope {
+  op: Op;
+  frames: Buffer[];
+}

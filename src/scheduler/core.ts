@@ -1,0 +1,639 @@
+import type { RemoteError, WorkerInfoWire } from '../protocol';
+import { Heap } from './heap';
+import { Placement } from './placement';
+import {
+  DEFAULT_SCHEDULER_CONFIG,
+  type SchedulerAction,
+  type SchedulerConfig,
+  type SchedulerEvent,
+  type SubmittedTask,
+  type TaskState,
+  type TaskStateName,
+  type Transition,
+  type WorkerState,
+} from './types';
+
+const STORY_LIMIT = 200_000;
+
+/**
+ * The scheduler's decisions, kept pure: events go in through `handle`, actions come out. No
+ * socket, timer or clock is touched here; time arrives inside events.
+ */
+export class SchedulerCore<P> {
+  readonly tasks = new Map<string, TaskState<P>>();
+  readonly workers = new Map<string, WorkerState>();
+  readonly clients = new Map<string, { lastSeen: number; wants: Set<string> }>();
+  private readonly config: SchedulerConfig;
+  private readonly placement: Placement<P>;
+  private readonly queue = new Heap<TaskState<P>>((a, b) =>
+    a.priority !== b.priority ? a.priority > b.priority : a.seq < b.seq,
+  );
+  /** Queued tasks that only some workers may run (worker or resource restrictions). */
+  private restricted: TaskState<P>[] = [];
+  private seq = 0;
+  private out: SchedulerAction<P>[] = [];
+  private cause = '';
+  private log: Transition[] = [];
+
+  constructor(config: Partial<SchedulerConfig> = {}) {
+    this.config = { ...DEFAULT_SCHEDULER_CONFIG, ...config };
+    this.placement = new Placement(this.workers, this.config.pipelineBelow);
+  }
+
+  /** The single entry point: apply events in order, return the actions to carry out. */
+  handle(...events: SchedulerEvent<P>[]): SchedulerAction<P>[] {
+    this.out = [];
+    for (const ev of events) {
+      this.cause = ev.type;
+      this.apply(ev);
+    }
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
+  private apply(ev: SchedulerEvent<P>): void {
+    switch (ev.type) {
+      case 'client-join':
+        if (!this.clients.has(ev.client)) {
+          this.clients.set(ev.client, { lastSeen: ev.now, wants: new Set() });
+        }
+        return;
+      case 'client-seen': {
+        const c = this.clients.get(ev.client);
+        if (c) c.lastSeen = ev.now;
+        return;
+      }
+      case 'client-leave':
+        return this.removeClient(ev.client, ev.reason);
+      case 'submit':
+        for (const t of ev.tasks) this.submit(ev.client, t);
+        return;
+      case 'release':
+        for (const key of ev.keys) this.release(ev.client, key);
+        return;
+      case 'cancel':
+        for (const key of ev.keys) this.cancel(key);
+        return;
+      case 'scattered':
+        return this.scattered(ev.client, ev.keys, ev.workers, ev.nbytes);
+      case 'worker-join':
+        return this.addWorker(ev.worker, ev.now);
+      case 'worker-leave':
+        return this.removeWorker(ev.worker, ev.reason);
+      case 'worker-seen': {
+        const w = this.workers.get(ev.worker);
+        if (w) w.lastSeen = ev.now;
+        return;
+      }
+      case 'task-finished':
+        return this.finished(ev.worker, ev.key, ev.nbytes, ev.duration, ev.inline);
+      case 'task-erred':
+        return this.erred(ev.worker, ev.key, ev.error, ev.duration);
+      case 'add-keys':
+        return this.addKeys(ev.worker, ev.keys, ev.nbytes);
+      case 'missing-data':
+        return this.missingData(ev.worker, ev.key, ev.dep, ev.from);
+      case 'tick':
+        return this.tick(ev.now);
+    }
+  }
+
+  // ---------------------------------------------------------------- clients
+
+  private submit(client: string, t: SubmittedTask<P>): void {
+    const c = this.clients.get(client);
+    if (!c) return;
+    c.wants.add(t.key);
+    const existing = this.tasks.get(t.key);
+    if (existing) {
+      existing.wantedBy.add(client);
+      if (existing.payload === null && existing.state === 'released') existing.payload = t.payload;
+      if (existing.state === 'memory') this.emitDone(existing, [client]);
+      else if (existing.state === 'erred') this.emitErred(existing, [client]);
+      else if (existing.state === 'released') this.ensureComputing(existing);
+      return;
+    }
+    const ts = this.newTask(t.key, t.payload, t.priority);
+    ts.retries = t.retries;
+    if (t.workers && t.workers.length > 0) ts.workers = t.workers;
+    if (t.resources && Object.keys(t.resources).length > 0) ts.resources = t.resources;
+    ts.wantedBy.add(client);
+    for (const depKey of t.deps) {
+      const dep = this.tasks.get(depKey);
+      if (!dep) {
+        ts.error = {
+          name: 'MissingDependency',
+          code: 'ERR_TASK_FAILED',
+          message: `task ${t.key} depends on ${depKey}, which the scheduler no longer holds (was its future released?)`,
+        };
+        this.transition(ts, 'erred');
+        this.emitErred(ts, [...ts.wantedBy]);
+        return;
+      }
+      ts.deps.add(depKey);
+      dep.dependents.add(t.key);
+    }
+    const failed = [...ts.deps].map((k) => this.tasks.get(k)!).find((d) => d.state === 'erred');
+    if (failed) return this.fail(ts, failed.error!);
+    this.ensureComputing(ts);
+  }
+
+  private release(client: string, key: string): void {
+    this.clients.get(client)?.wants.delete(key);
+    const ts = this.tasks.get(key);
+    if (!ts) return;
+    ts.wantedBy.delete(client);
+    this.maybeRelease(ts);
+  }
+
+  private removeClient(client: string, reason: string): void {
+    const c = this.clients.get(client);
+    if (!c) return;
+    this.clients.delete(client);
+    for (const key of c.wants) this.release(client, key);
+    this.out.push({ type: 'client-removed', client, reason });
+  }
+
+  private cancel(key: string): void {
+    const ts = this.tasks.get(key);
+    if (!ts || ts.state === 'memory') return;
+    for (const d of [...ts.dependents]) this.cancel(d);
+    const clients = [...ts.wantedBy];
+    for (const client of clients) {
+      this.out.push({ type: 'key-cancelled', client, key });
+      this.clients.get(client)?.wants.delete(key);
+    }
+    ts.wantedBy.clear();
+    this.maybeRelease(ts);
+  }
+
+  private scattered(client: string, keys: string[], workers: string[], nbytes: number[]): void {
+    const c = this.clients.get(client);
+    if (!c) return;
+    keys.forEach((key, i) => {
+      const holders = workers.filter((w) => this.workers.has(w));
+      let ts = this.tasks.get(key);
+      if (!ts) ts = this.newTask(key, null, 0);
+      c.wants.add(key);
+      ts.wantedBy.add(client);
+      if (holders.length === 0) {
+        this.fail(ts, {
+          name: 'DataLost',
+          code: 'ERR_WORKER_LOST',
+          message: `scattered data ${key} was lost: its worker left before the scheduler heard of it`,
+        });
+        return;
+      }
+      ts.nbytes = nbytes[i] ?? 0;
+      for (const w of holders) this.addReplica(ts, w);
+      if (ts.state !== 'memory') this.toMemory(ts);
+    });
+  }
+
+  // ---------------------------------------------------------------- workers
+
+  private addWorker(info: WorkerInfoWire, now: number): void {
+    if (this.workers.has(info.id)) this.removeWorker(info.id, 'registered again');
+    this.workers.set(info.id, {
+      id: info.id,
+      info,
+      processing: new Set(),
+      has: new Set(),
+      nbytes: 0,
+      lastSeen: now,
+      used: {},
+    });
+    this.out.push({ type: 'n-workers', n: this.workers.size });
+    this.fill(info.id);
+  }
+
+  private removeWorker(id: string, reason: string): void {
+    const w = this.workers.get(id);
+    if (!w) return;
+    this.workers.delete(id);
+    this.out.push({ type: 'worker-removed', worker: id, reason });
+    this.out.push({ type: 'n-workers', n: this.workers.size });
+    const rerun: TaskState<P>[] = [];
+    const killed: TaskState<P>[] = [];
+    for (const key of w.processing) {
+      const ts = this.tasks.get(key);
+      if (!ts) continue;
+      ts.processingOn = null;
+      this.placement.unreserve(w, ts);
+      ts.suspicious += 1;
+      this.transition(ts, 'released');
+      (ts.suspicious >= this.config.allowedFailures ? killed : rerun).push(ts);
+    }
+    const lost: TaskState<P>[] = [];
+    for (const key of w.has) {
+      const ts = this.tasks.get(key);
+      if (!ts) continue;
+      ts.who.delete(id);
+      if (ts.who.size === 0 && ts.state === 'memory') lost.push(ts);
+    }
+    for (const ts of lost) this.lose(ts);
+    for (const ts of rerun) this.ensureComputing(ts);
+    for (const ts of killed) {
+      this.fail(ts, {
+        name: 'KilledWorker',
+        code: 'ERR_KILLED_WORKER',
+        message: `task ${ts.key} was running on a worker that died ${ts.suspicious} times (last: ${w.info.name} on ${w.info.host}: ${reason}); it may be crashing its workers`,
+        worker: w.info.name,
+        key: ts.key,
+      });
+    }
+    for (const other of this.workers.keys()) this.fill(other);
+  }
+
+  /** A key whose every copy is gone: recompute it if anyone needs it. */
+  private lose(ts: TaskState<P>): void {
+    this.transition(ts, 'released');
+    ts.inline = null;
+    for (const d of ts.waiters) {
+      const dep = this.tasks.get(d);
+      if (dep && dep.state === 'processing') this.pullBack(dep);
+      else if (dep && (dep.state === 'queued' || dep.state === 'waiting')) {
+        dep.waitingOn.add(ts.key);
+        if (dep.state === 'queued') this.transition(dep, 'waiting');
+      }
+    }
+    if (ts.wantedBy.size === 0 && ts.waiters.size === 0) return this.maybeForget(ts);
+    for (const client of ts.wantedBy) this.out.push({ type: 'key-lost', client, key: ts.key });
+    this.ensureComputing(ts);
+  }
+
+  /** Takes a processing task back from its worker and puts it through placement again. */
+  private pullBack(ts: TaskState<P>): void {
+    const wid = ts.processingOn;
+    if (wid) {
+      const w = this.workers.get(wid);
+      if (w) {
+        w.processing.delete(ts.key);
+        this.placement.unreserve(w, ts);
+        this.out.push({ type: 'cancel-compute', worker: wid, keys: [ts.key] });
+      }
+    }
+    ts.processingOn = null;
+    this.transition(ts, 'released');
+    this.ensureComputing(ts);
+    if (wid) this.fill(wid);
+  }
+
+  private finished(
+    wid: string,
+    key: string,
+    nbytes: number,
+    duration: number,
+    inline: Buffer[] | null,
+  ): void {
+    const ts = this.tasks.get(key);
+    const w = this.workers.get(wid);
+    if (!w) return;
+    if (!ts || ts.processingOn !== wid) {
+      // A result nobody waits for here (cancelled, or recomputed elsewhere meanwhile).
+      if (ts && ts.state === 'memory') this.addReplica(ts, wid);
+      else this.out.push({ type: 'free-keys', worker: wid, keys: [key] });
+      return;
+    }
+    this.placement.observe(duration);
+    w.processing.delete(key);
+    this.placement.unreserve(w, ts);
+    ts.processingOn = null;
+    ts.nbytes = nbytes;
+    ts.inline = inline;
+    this.addReplica(ts, wid);
+    this.toMemory(ts);
+    this.fill(wid);
+  }
+
+  private erred(wid: string, key: string, error: RemoteError, duration: number): void {
+    const ts = this.tasks.get(key);
+    const w = this.workers.get(wid);
+    if (!ts || !w || ts.processingOn !== wid) return;
+    this.placement.observe(duration);
+    w.processing.delete(key);
+    this.placement.unreserve(w, ts);
+    ts.processingOn = null;
+    if (ts.retries > 0) {
+      ts.retries -= 1;
+      this.transition(ts, 'released');
+      this.ensureComputing(ts);
+    } else {
+      this.transition(ts, 'released');
+      this.fail(ts, { ...error, worker: error.worker ?? w.info.name, key });
+    }
+    this.fill(wid);
+  }
+
+  private addKeys(wid: string, keys: string[], nbytes: number[]): void {
+    if (!this.workers.has(wid)) return;
+    const unknown: string[] = [];
+    keys.forEach((key, i) => {
+      const ts = this.tasks.get(key);
+      if (ts && ts.state === 'memory') {
+        if (!ts.nbytes) ts.nbytes = nbytes[i] ?? 0;
+        this.addReplica(ts, wid);
+      } else unknown.push(key);
+    });
+    if (unknown.length > 0) this.out.push({ type: 'free-keys', worker: wid, keys: unknown });
+  }
+
+  private missingData(wid: string, key: string, depKey: string, from: string): void {
+    const dep = this.tasks.get(depKey);
+    if (dep) {
+      for (const holder of [...dep.who]) {
+        const hw = this.workers.get(holder);
+        if (hw && hw.info.address === from) {
+          dep.who.delete(holder);
+          hw.has.delete(depKey);
+        }
+      }
+      if (dep.who.size === 0 && dep.state === 'memory') this.lose(dep);
+    }
+    const ts = this.tasks.get(key);
+    if (ts && ts.state === 'processing' && ts.processingOn === wid) this.pullBack(ts);
+  }
+
+  private tick(now: number): void {
+    for (const w of [...this.workers.values()]) {
+      if (now - w.lastSeen > this.config.workerTtl) {
+        this.removeWorker(w.id, `no heartbeat for ${Math.round((now - w.lastSeen) / 1000)} s`);
+      }
+    }
+    for (const [id, c] of [...this.clients]) {
+      if (now - c.lastSeen > this.config.clientTtl) this.removeClient(id, 'no heartbeat');
+    }
+  }
+
+  // ---------------------------------------------------------------- transitions
+
+  private newTask(key: string, payload: P | null, priority: number): TaskState<P> {
+    const ts: TaskState<P> = {
+      key,
+      state: 'released',
+      payload,
+      deps: new Set(),
+      dependents: new Set(),
+      waitingOn: new Set(),
+      waiters: new Set(),
+      wantedBy: new Set(),
+      who: new Set(),
+      processingOn: null,
+      priority,
+      seq: this.seq++,
+      retries: 0,
+      suspicious: 0,
+      nbytes: 0,
+      error: null,
+      inline: null,
+    };
+    this.tasks.set(key, ts);
+    this.record(key, 'new', 'released');
+    return ts;
+  }
+
+  /** Makes sure a released task is on its way to memory; its missing deps too. */
+  private ensureComputing(ts: TaskState<P>): void {
+    if (ts.state !== 'released') return;
+    if (ts.payload === null) {
+      return this.fail(ts, {
+        name: 'DataLost',
+        code: 'ERR_WORKER_LOST',
+        message: `data ${ts.key} was scattered to workers that are all gone; it has no lineage to recompute it from`,
+      });
+    }
+    ts.waitingOn.clear();
+    for (const depKey of ts.deps) {
+      const dep = this.tasks.get(depKey)!;
+      dep.waiters.add(ts.key);
+      if (dep.state !== 'memory') ts.waitingOn.add(depKey);
+    }
+    this.transition(ts, 'waiting');
+    for (const depKey of ts.deps) {
+      const dep = this.tasks.get(depKey)!;
+      if (dep.state === 'erred') return this.fail(ts, dep.error!);
+      if (dep.state === 'released') this.ensureComputing(dep);
+    }
+    if ((ts.state as TaskStateName) === 'waiting' && ts.waitingOn.size === 0) this.place(ts);
+  }
+
+  private place(ts: TaskState<P>): void {
+    const wid = this.placement.choose(ts, this.tasks);
+    if (wid === null) {
+      this.transition(ts, 'queued');
+      if (!ts.workers && !ts.resources) this.queue.push(ts);
+      else if (!this.restricted.includes(ts)) this.restricted.push(ts);
+      return;
+    }
+    this.assign(ts, wid);
+  }
+
+  private assign(ts: TaskState<P>, wid: string): void {
+    const w = this.workers.get(wid)!;
+    w.processing.add(ts.key);
+    this.placement.reserve(w, ts);
+    ts.processingOn = wid;
+    this.transition(ts, 'processing');
+    const deps = [...ts.deps].map((k) => ({ key: k, who: this.addresses(this.tasks.get(k)!) }));
+    this.out.push({ type: 'compute', worker: wid, key: ts.key, payload: ts.payload!, deps });
+  }
+
+  /** Gives queued tasks to a worker while it has free slots. */
+  private fill(wid: string): void {
+    const w = this.workers.get(wid);
+    if (!w) return;
+    if (this.restricted.length > 0) {
+      this.restricted = this.restricted.filter((ts) => ts.state === 'queued');
+      for (const ts of [...this.restricted]) {
+        if (ts.state !== 'queued' || !this.placement.hasRoom(w)) continue;
+        if (!this.placement.allowed(w, ts)) continue;
+        this.restricted.splice(this.restricted.indexOf(ts), 1);
+        this.assign(ts, wid);
+      }
+    }
+    while (this.queue.size > 0 && this.placement.hasRoom(w)) {
+      const ts = this.queue.pop()!;
+      if (ts.state === 'queued') this.assign(ts, wid);
+    }
+  }
+
+  private toMemory(ts: TaskState<P>): void {
+    this.transition(ts, 'memory');
+    ts.suspicious = 0;
+    this.emitDone(ts, [...ts.wantedBy]);
+    for (const d of ts.dependents) {
+      const dep = this.tasks.get(d)!;
+      dep.waitingOn.delete(ts.key);
+      if (dep.state === 'waiting' && dep.waitingOn.size === 0) this.place(dep);
+    }
+    for (const depKey of ts.deps) {
+      const dep = this.tasks.get(depKey);
+      if (!dep) continue;
+      dep.waiters.delete(ts.key);
+      this.maybeRelease(dep);
+    }
+    if (ts.wantedBy.size === 0 && ts.waiters.size === 0) this.maybeRelease(ts);
+  }
+
+  /** Errs a task and, with the same error, every dependent that has not finished. */
+  private fail(ts: TaskState<P>, error: RemoteError): void {
+    if (ts.state === 'memory' || ts.state === 'erred') return;
+    if (ts.processingOn) this.pullBackQuietly(ts);
+    ts.error = error;
+    this.transition(ts, 'erred');
+    this.emitErred(ts, [...ts.wantedBy]);
+    for (const depKey of ts.deps) {
+      const dep = this.tasks.get(depKey);
+      if (!dep) continue;
+      dep.waiters.delete(ts.key);
+      this.maybeRelease(dep);
+    }
+    ts.waiters.clear();
+    for (const d of ts.dependents) this.fail(this.tasks.get(d)!, error);
+    this.maybeRelease(ts);
+  }
+
+  private pullBackQuietly(ts: TaskState<P>): void {
+    const w = this.workers.get(ts.processingOn!);
+    if (w) {
+      w.processing.delete(ts.key);
+      this.placement.unreserve(w, ts);
+      this.out.push({ type: 'cancel-compute', worker: w.id, keys: [ts.key] });
+    }
+    ts.processingOn = null;
+  }
+
+  /** Frees what nobody needs any more, and forgets it once nothing refers to it. */
+  private maybeRelease(ts: TaskState<P>): void {
+    if (ts.wantedBy.size > 0 || ts.waiters.size > 0) return;
+    if (ts.state === 'memory') {
+      for (const wid of ts.who) {
+        const w = this.workers.get(wid);
+        if (w) {
+          w.has.delete(ts.key);
+          w.nbytes -= ts.nbytes;
+        }
+        this.out.push({ type: 'free-keys', worker: wid, keys: [ts.key] });
+      }
+      ts.who.clear();
+      ts.inline = null;
+      this.transition(ts, 'released');
+    } else if (ts.state !== 'released' && ts.state !== 'erred') {
+      if (ts.processingOn) this.pullBackQuietly(ts);
+      this.transition(ts, 'released');
+      for (const depKey of ts.deps) {
+        const dep = this.tasks.get(depKey);
+        if (!dep) continue;
+        dep.waiters.delete(ts.key);
+        this.maybeRelease(dep);
+      }
+    }
+    this.maybeForget(ts);
+  }
+
+  private maybeForget(ts: TaskState<P>): void {
+    if (ts.wantedBy.size > 0 || ts.dependents.size > 0) return;
+    if (ts.state !== 'released' && ts.state !== 'erred') return;
+    this.tasks.delete(ts.key);
+    this.record(ts.key, ts.state, 'forgotten');
+    for (const depKey of ts.deps) {
+      const dep = this.tasks.get(depKey);
+      if (!dep) continue;
+      dep.dependents.delete(ts.key);
+      dep.waiters.delete(ts.key);
+      this.maybeRelease(dep);
+    }
+  }
+
+  private addReplica(ts: TaskState<P>, wid: string): void {
+    const w = this.workers.get(wid);
+    if (!w || ts.who.has(wid)) return;
+    ts.who.add(wid);
+    w.has.add(ts.key);
+    w.nbytes += ts.nbytes;
+  }
+
+  private emitDone(ts: TaskState<P>, clients: string[]): void {
+    const who = this.addresses(ts);
+    for (const client of clients) {
+      this.out.push({ type: 'key-done', client, key: ts.key, who, nbytes: ts.nbytes, inline: ts.inline });
+    }
+  }
+
+  private emitErred(ts: TaskState<P>, clients: string[]): void {
+    for (const client of clients) {
+      this.out.push({ type: 'key-erred', client, key: ts.key, error: ts.error! });
+    }
+  }
+
+  private addresses(ts: TaskState<P>): string[] {
+    return [...ts.who].map((w) => this.workers.get(w)!.info.address);
+  }
+
+  private transition(ts: TaskState<P>, to: TaskStateName): void {
+    this.record(ts.key, ts.state, to);
+    ts.state = to;
+  }
+
+  private record(key: string, from: Transition['from'], to: Transition['to']): void {
+    if (this.log.length >= STORY_LIMIT) this.log = this.log.slice(STORY_LIMIT / 2);
+    this.log.push({ key, from, to, cause: this.cause });
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  /** Why a task is where it is: its transitions, oldest first. */
+  story(key: string): Transition[] {
+    return this.log.filter((t) => t.key === key);
+  }
+
+  counts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const ts of this.tasks.values()) out[ts.state] = (out[ts.state] ?? 0) + 1;
+    return out;
+  }
+
+  /** Checks every invariant; throws on the first broken one. Run after every unit test. */
+  validateState(): void {
+    const fail = (msg: string): never => {
+      throw new Error(`scheduler state invalid: ${msg}`);
+    };
+    for (const ts of this.tasks.values()) {
+      for (const d of ts.deps) {
+        const dep = this.tasks.get(d) ?? fail(`${ts.key} depends on forgotten ${d}`);
+        if (!dep.dependents.has(ts.key)) fail(`${d} does not list dependent ${ts.key}`);
+      }
+      for (const d of ts.dependents) {
+        const dep = this.tasks.get(d) ?? fail(`${ts.key} lists forgotten dependent ${d}`);
+        if (!dep.deps.has(ts.key)) fail(`${d} does not list dep ${ts.key}`);
+      }
+      for (const d of ts.waiters) if (!ts.dependents.has(d)) fail(`${d} waits on non-dep ${ts.key}`);
+      if (ts.state === 'processing') {
+        const w = this.workers.get(ts.processingOn ?? '') ?? fail(`${ts.key} on unknown worker`);
+        if (!w.processing.has(ts.key)) fail(`${w.id} does not list processing ${ts.key}`);
+        for (const d of ts.deps) {
+          if (this.tasks.get(d)!.state !== 'memory') fail(`${ts.key} runs before dep ${d}`);
+        }
+      } else if (ts.processingOn !== null) fail(`${ts.key} (${ts.state}) has processingOn`);
+      if (ts.state === 'memory' && ts.who.size === 0) fail(`${ts.key} in memory nowhere`);
+      if (ts.state !== 'memory' && ts.who.size > 0) fail(`${ts.key} (${ts.state}) has holders`);
+      if (ts.state === 'waiting' && ts.waitingOn.size === 0) fail(`${ts.key} waits on nothing`);
+      if (ts.state === 'queued' && ts.waitingOn.size > 0) fail(`${ts.key} queued with deps`);
+      for (const wid of ts.who) {
+        if (!this.workers.get(wid)?.has.has(ts.key)) fail(`${wid} does not hold ${ts.key}`);
+      }
+      if (ts.wantedBy.size === 0 && ts.dependents.size === 0 && ts.state === 'released') {
+        fail(`${ts.key} released and unreferenced but not forgotten`);
+      }
+    }
+    for (const w of this.workers.values()) {
+      for (const key of w.processing) {
+        if (this.tasks.get(key)?.processingOn !== w.id) fail(`${w.id} processes stray ${key}`);
+      }
+      for (const key of w.has) {
+        if (!this.tasks.get(key)?.who.has(w.id)) fail(`${w.id} holds stray ${key}`);
+      }
+    }
+  }
+}

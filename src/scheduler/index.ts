@@ -1,0 +1,3 @@
+export { SchedulerCore } from './core';
+export * from './types';
+export { Scheduler, type SchedulerOptions } from './server';

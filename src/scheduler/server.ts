@@ -1,0 +1,321 @@
+import { randomUUID } from 'node:crypto';
+import type * as zmq from 'zeromq';
+import { log } from '../log';
+import { Outbox, bindEndpoint, boundEndpoint, hostFor, router } from '../net';
+import {
+  decode,
+  type Envelope,
+  type FnSpec,
+  type SchedulerInfo,
+  type WorkerInfo,
+} from '../protocol';
+import { removeSchedulerFile, writeSchedulerFile } from '../cluster/scheduler-file';
+import { SchedulerCore } from './core';
+import type { SchedulerAction, SchedulerConfig, SchedulerEvent } from './types';
+
+export interface SchedulerOptions extends Partial<SchedulerConfig> {
+  /** Network interface to bind on (e.g. 'ib0'). */
+  interface?: string;
+  /** Explicit host/IP to bind on; wins over `interface`. */
+  host?: string;
+  /** Bind on loopback (local clusters). */
+  local?: boolean;
+  /** Port; 0 or absent lets the OS choose. */
+  port?: number;
+  /** Write the scheduler file here (JSON, mode 0600), removed at exit. */
+  schedulerFile?: string;
+  /** How often the core's clock ticks (ms). */
+  tickInterval?: number;
+}
+
+/** What the scheduler keeps of a task: the function id and the packed arguments. */
+export interface Payload {
+  fn: string;
+  frames: Buffer[];
+}
+
+type Peer = { kind: 'client' } | { kind: 'worker'; fns: Set<string> };
+
+/** The scheduler process: a ROUTER socket and a timer around the pure SchedulerCore. */
+export class Scheduler {
+  readonly id = `s-${randomUUID()}`;
+  readonly started = Date.now();
+  readonly core: SchedulerCore<Payload>;
+  private readonly peers = new Map<string, Peer>();
+  private readonly fns = new Map<string, FnSpec>();
+  private readonly outbox: Outbox;
+  private ticker: NodeJS.Timeout | undefined;
+  private closing = false;
+  private workerWaiters: { n: number; resolve: () => void }[] = [];
+  private resolveClosed!: () => void;
+  /** Resolves once the scheduler has shut down (by a client's request or `close()`). */
+  readonly closed = new Promise<void>((r) => (this.resolveClosed = r));
+
+  private constructor(
+    private readonly socket: zmq.Router,
+    readonly address: string,
+    private readonly options: SchedulerOptions,
+  ) {
+    this.core = new SchedulerCore<Payload>(options);
+    this.outbox = new Outbox(socket, true, 'scheduler');
+  }
+
+  static async start(options: SchedulerOptions = {}): Promise<Scheduler> {
+    const host = hostFor(options);
+    const socket = router();
+    try {
+      await socket.bind(bindEndpoint(host, options.port));
+    } catch (err) {
+      socket.close();
+      throw Object.assign(
+        new Error(`scheduler cannot bind ${host}:${options.port ?? '*'}: ${(err as Error).message}`),
+        { code: 'ERR_BIND' },
+      );
+    }
+    const s = new Scheduler(socket, boundEndpoint(socket), options);
+    if (options.schedulerFile) {
+      writeSchedulerFile(options.schedulerFile, { address: s.address, id: s.id, started: s.started });
+    }
+    s.ticker = setInterval(() => s.run([{ type: 'tick', now: Date.now() }]), options.tickInterval ?? 250);
+    void s.receive();
+    log.info(`scheduler at ${s.address}`);
+    return s;
+  }
+
+  private async receive(): Promise<void> {
+    try {
+      for await (const parts of this.socket) {
+        const peer = parts[0].toString();
+        let envs: Envelope[];
+        try {
+          envs = decode(parts.slice(1));
+        } catch (err) {
+          log.warn(`scheduler: dropped malformed message from ${JSON.stringify(peer)}: ${(err as Error).message}`);
+          continue;
+        }
+        const events: SchedulerEvent<Payload>[] = [];
+        for (const env of envs) this.dispatch(peer, env, events);
+        if (events.length > 0) this.run(events);
+      }
+    } catch (err) {
+      if (!this.closing) log.error(`scheduler: receive loop failed: ${(err as Error).message}`);
+    }
+  }
+
+  private dispatch(peer: string, { op, frames }: Envelope, events: SchedulerEvent<Payload>[]): void {
+    const now = Date.now();
+    const known = this.peers.get(peer);
+    if (op.t === 'hello-client') {
+      this.peers.set(peer, { kind: 'client' });
+      events.push({ type: 'client-join', client: peer, now });
+      this.outbox.post(peer, {
+        t: 'welcome',
+        schedulerId: this.id,
+        address: this.address,
+        nWorkers: this.core.workers.size,
+      });
+      return;
+    }
+    if (op.t === 'register') {
+      if (op.worker.id !== peer) {
+        log.warn(`scheduler: worker registered as ${op.worker.id} from socket ${peer}; dropped`);
+        return;
+      }
+      this.peers.set(peer, { kind: 'worker', fns: new Set() });
+      events.push({ type: 'worker-join', worker: op.worker, now });
+      this.outbox.post(peer, { t: 'registered', schedulerId: this.id });
+      return;
+    }
+    if (!known) {
+      log.debug(`scheduler: ${op.t} from unknown peer ${JSON.stringify(peer)} dropped`);
+      return;
+    }
+    if (known.kind === 'client') {
+      events.push({ type: 'client-seen', client: peer, now });
+      switch (op.t) {
+        case 'define-fn':
+          this.fns.set(op.id, op.spec);
+          return;
+        case 'submit': {
+          const t = op.task;
+          if (!this.fns.has(t.fn)) {
+            log.warn(`scheduler: task ${t.key} names undefined function ${t.fn}; dropped`);
+            return;
+          }
+          events.push({
+            type: 'submit',
+            client: peer,
+            tasks: [{ ...t, payload: { fn: t.fn, frames } }],
+          });
+          return;
+        }
+        case 'release':
+          events.push({ type: 'release', client: peer, keys: op.keys });
+          return;
+        case 'cancel':
+          events.push({ type: 'cancel', client: peer, keys: op.keys });
+          return;
+        case 'scattered':
+          events.push({ type: 'scattered', client: peer, ...op });
+          return;
+        case 'who-has': {
+          const who: Record<string, string[]> = {};
+          for (const key of op.keys) {
+            const ts = this.core.tasks.get(key);
+            who[key] = ts ? [...ts.who].map((w) => this.core.workers.get(w)!.info.address) : [];
+          }
+          this.outbox.post(peer, { t: 'who-has-reply', req: op.req, who });
+          return;
+        }
+        case 'info':
+          this.outbox.post(peer, { t: 'info-reply', req: op.req, info: this.info() });
+          return;
+        case 'heartbeat':
+          this.outbox.post(peer, { t: 'heartbeat' });
+          return;
+        case 'shutdown':
+          void this.close('shutdown requested by a client');
+          return;
+        case 'bye':
+          this.peers.delete(peer);
+          events.push({ type: 'client-leave', client: peer, reason: 'closed' });
+          return;
+      }
+    } else {
+      events.push({ type: 'worker-seen', worker: peer, now });
+      switch (op.t) {
+        case 'task-finished':
+          events.push({
+            type: 'task-finished',
+            worker: peer,
+            key: op.key,
+            nbytes: op.nbytes,
+            duration: op.duration,
+            inline: frames.length > 0 ? frames : null,
+          });
+          return;
+        case 'task-erred':
+          events.push({ type: 'task-erred', worker: peer, ...op });
+          return;
+        case 'add-keys':
+          events.push({ type: 'add-keys', worker: peer, keys: op.keys, nbytes: op.nbytes });
+          return;
+        case 'missing-data':
+          events.push({ type: 'missing-data', worker: peer, ...op });
+          return;
+        case 'heartbeat':
+          this.outbox.post(peer, { t: 'heartbeat' });
+          return;
+        case 'bye':
+          events.push({ type: 'worker-leave', worker: peer, reason: 'closed' });
+          return;
+      }
+    }
+    log.debug(`scheduler: unexpected ${op.t} from ${known.kind} ${peer} dropped`);
+  }
+
+  private run(events: SchedulerEvent<Payload>[]): void {
+    if (this.closing) return;
+    for (const a of this.core.handle(...events)) this.carryOut(a);
+    if (this.workerWaiters.length > 0) {
+      const n = this.core.workers.size;
+      this.workerWaiters = this.workerWaiters.filter((w) => !(n >= w.n && (w.resolve(), true)));
+    }
+  }
+
+  /** Resolves once `n` workers are registered; rejects after `timeout` ms. */
+  waitForWorkers(n: number, timeout: number): Promise<void> {
+    if (this.core.workers.size >= n) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.workerWaiters = this.workerWaiters.filter((w) => w.resolve !== done);
+        reject(
+          Object.assign(
+            new Error(`only ${this.core.workers.size} of ${n} workers registered after ${timeout} ms`),
+            { code: 'ERR_TIMEOUT' },
+          ),
+        );
+      }, timeout);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.workerWaiters.push({ n, resolve: done });
+    });
+  }
+
+  private carryOut(a: SchedulerAction<Payload>): void {
+    switch (a.type) {
+      case 'compute': {
+        const peer = this.peers.get(a.worker);
+        if (peer?.kind === 'worker' && !peer.fns.has(a.payload.fn)) {
+          peer.fns.add(a.payload.fn);
+          this.outbox.post(a.worker, { t: 'define-fn', id: a.payload.fn, spec: this.fns.get(a.payload.fn)! });
+        }
+        const deps = a.deps;
+        this.outbox.post(
+          a.worker,
+          { t: 'compute', key: a.key, fn: a.payload.fn, deps, nf: a.payload.frames.length },
+          a.payload.frames,
+        );
+        return;
+      }
+      case 'free-keys':
+        return this.outbox.post(a.worker, { t: 'free-keys', keys: a.keys });
+      case 'cancel-compute':
+        return this.outbox.post(a.worker, { t: 'cancel-compute', keys: a.keys });
+      case 'key-done': {
+        const frames = a.inline ?? [];
+        return this.outbox.post(
+          a.client,
+          { t: 'key-done', key: a.key, who: a.who, nbytes: a.nbytes, nf: frames.length },
+          frames,
+        );
+      }
+      case 'key-erred':
+        return this.outbox.post(a.client, { t: 'key-erred', key: a.key, error: a.error });
+      case 'key-cancelled':
+        return this.outbox.post(a.client, { t: 'key-cancelled', key: a.key });
+      case 'key-lost':
+        return this.outbox.post(a.client, { t: 'key-lost', key: a.key });
+      case 'worker-removed':
+        if (a.reason !== 'closed') log.info(`scheduler: worker ${a.worker} removed: ${a.reason}`);
+        this.outbox.post(a.worker, { t: 'closing', reason: `removed: ${a.reason}` });
+        this.peers.delete(a.worker);
+        return;
+      case 'client-removed':
+        this.peers.delete(a.client);
+        return;
+      case 'n-workers':
+        for (const [id, p] of this.peers) if (p.kind === 'client') this.outbox.post(id, { t: 'n-workers', n: a.n });
+        return;
+    }
+  }
+
+  info(): SchedulerInfo {
+    const workers: Record<string, WorkerInfo> = {};
+    for (const w of this.core.workers.values()) {
+      workers[w.id] = {
+        ...w.info,
+        lastSeen: w.lastSeen,
+        processing: w.processing.size,
+        inMemory: w.has.size,
+        nbytes: w.nbytes,
+      };
+    }
+    return { address: this.address, id: this.id, started: this.started, workers, tasks: this.core.counts() };
+  }
+
+  /** Tells every worker and client that the cluster is closing, then stops. */
+  async close(reason = 'scheduler closed'): Promise<void> {
+    if (this.closing) return this.closed;
+    this.closing = true;
+    clearInterval(this.ticker);
+    for (const id of this.peers.keys()) this.outbox.post(id, { t: 'closing', reason });
+    await this.outbox.drained();
+    if (this.options.schedulerFile) removeSchedulerFile(this.options.schedulerFile, this.id);
+    this.outbox.close();
+    this.socket.close();
+    this.resolveClosed();
+  }
+}

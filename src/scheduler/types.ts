@@ -1,0 +1,122 @@
+import type { RemoteError, WorkerInfoWire } from '../protocol';
+
+export type TaskStateName = 'released' | 'waiting' | 'queued' | 'processing' | 'memory' | 'erred';
+
+/** What the scheduler core needs to know of a task; `payload` is opaque (function id + frames). */
+export interface SubmittedTask<P> {
+  key: string;
+  deps: string[];
+  priority: number;
+  retries: number;
+  workers?: string[];
+  resources?: Record<string, number>;
+  payload: P;
+}
+
+export interface TaskState<P> {
+  key: string;
+  state: TaskStateName;
+  /** null for scattered data, which has no lineage to recompute it from. */
+  payload: P | null;
+  deps: Set<string>;
+  dependents: Set<string>;
+  /** deps not yet in memory (while waiting). */
+  waitingOn: Set<string>;
+  /** dependents still to run that need this key in memory. */
+  waiters: Set<string>;
+  wantedBy: Set<string>;
+  who: Set<string>;
+  processingOn: string | null;
+  priority: number;
+  seq: number;
+  retries: number;
+  suspicious: number;
+  nbytes: number;
+  error: RemoteError | null;
+  inline: Buffer[] | null;
+  workers?: string[];
+  resources?: Record<string, number>;
+}
+
+export interface WorkerState {
+  id: string;
+  info: WorkerInfoWire;
+  processing: Set<string>;
+  has: Set<string>;
+  nbytes: number;
+  lastSeen: number;
+  used: Record<string, number>;
+}
+
+export type SchedulerEvent<P> =
+  | { type: 'client-join'; client: string; now: number }
+  | { type: 'client-leave'; client: string; reason: string }
+  | { type: 'client-seen'; client: string; now: number }
+  | { type: 'submit'; client: string; tasks: SubmittedTask<P>[] }
+  | { type: 'release'; client: string; keys: string[] }
+  | { type: 'cancel'; client: string; keys: string[] }
+  | { type: 'scattered'; client: string; keys: string[]; workers: string[]; nbytes: number[] }
+  | { type: 'worker-join'; worker: WorkerInfoWire; now: number }
+  | { type: 'worker-leave'; worker: string; reason: string }
+  | { type: 'worker-seen'; worker: string; now: number }
+  | {
+      type: 'task-finished';
+      worker: string;
+      key: string;
+      nbytes: number;
+      duration: number;
+      inline: Buffer[] | null;
+    }
+  | { type: 'task-erred'; worker: string; key: string; error: RemoteError; duration: number }
+  | { type: 'add-keys'; worker: string; keys: string[]; nbytes: number[] }
+  | { type: 'missing-data'; worker: string; key: string; dep: string; from: string }
+  | { type: 'tick'; now: number };
+
+export interface DepWhere {
+  key: string;
+  who: string[];
+}
+
+export type SchedulerAction<P> =
+  | { type: 'compute'; worker: string; key: string; payload: P; deps: DepWhere[] }
+  | { type: 'free-keys'; worker: string; keys: string[] }
+  | { type: 'cancel-compute'; worker: string; keys: string[] }
+  | {
+      type: 'key-done';
+      client: string;
+      key: string;
+      who: string[];
+      nbytes: number;
+      inline: Buffer[] | null;
+    }
+  | { type: 'key-erred'; client: string; key: string; error: RemoteError }
+  | { type: 'key-cancelled'; client: string; key: string }
+  | { type: 'key-lost'; client: string; key: string }
+  | { type: 'worker-removed'; worker: string; reason: string }
+  | { type: 'client-removed'; client: string; reason: string }
+  | { type: 'n-workers'; n: number };
+
+export interface SchedulerConfig {
+  /** A worker not heard from for this long is removed (ms). */
+  workerTtl: number;
+  /** A client not heard from for this long is removed and its keys released (ms). */
+  clientTtl: number;
+  /** A task whose worker died this many times errs with ERR_KILLED_WORKER. */
+  allowedFailures: number;
+  /** Below this mean task duration (s), workers get extra tasks queued to hide latency. */
+  pipelineBelow: number;
+}
+
+export const DEFAULT_SCHEDULER_CONFIG: Readonly<SchedulerConfig> = Object.freeze({
+  workerTtl: 5000,
+  clientTtl: 30000,
+  allowedFailures: 3,
+  pipelineBelow: 0.01,
+});
+
+export interface Transition {
+  key: string;
+  from: TaskStateName | 'new' | 'forgotten';
+  to: TaskStateName | 'forgotten';
+  cause: string;
+}

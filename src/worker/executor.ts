@@ -1,0 +1,59 @@
+/**
+ * Runs in a worker thread: compiles functions once (cached by id), unpacks arguments, runs the
+ * task and packs its result, so CPU-bound tasks never stall the worker's event loop.
+ */
+import { parentPort } from 'node:worker_threads';
+import { pack, unpack, type FnSpec } from '../protocol';
+import { compileFn } from './functions';
+import type { ThreadResult, ThreadTask } from './thread-messages';
+
+const cache = new Map<string, Promise<(...args: unknown[]) => unknown>>();
+
+function errorInfo(err: unknown): ThreadResult['error'] {
+  if (err instanceof Error) {
+    return {
+      name: err.name,
+      message: err.message,
+      stack: err.stack,
+      code: (err as { code?: string }).code,
+    };
+  }
+  return { name: 'Error', message: `task threw a non-Error value: ${String(err)}` };
+}
+
+async function run(t: ThreadTask): Promise<{ result: ThreadResult; transfer: ArrayBuffer[] }> {
+  const start = performance.now();
+  try {
+    let fnP = cache.get(t.fnId);
+    if (!fnP) {
+      if (!t.spec) throw new Error(`function ${t.fnId} was never defined on this thread`);
+      fnP = compileFn(t.spec as FnSpec);
+      cache.set(t.fnId, fnP);
+    }
+    const fn = await fnP;
+    const depValues = new Map<string, unknown>();
+    for (const [k, frames] of t.deps) depValues.set(k, unpack(frames));
+    const args = unpack(t.args, (k) => depValues.get(k)) as unknown[];
+    const value = await fn(...args);
+    const frames = pack(value);
+    const transfer: ArrayBuffer[] = [];
+    for (const f of frames) {
+      if (f.byteOffset === 0 && f.byteLength === f.buffer.byteLength && f.byteLength >= 1 << 20) {
+        transfer.push(f.buffer as ArrayBuffer);
+      }
+    }
+    return { result: { key: t.key, frames, duration: (performance.now() - start) / 1000 }, transfer };
+  } catch (err) {
+    return {
+      result: { key: t.key, error: errorInfo(err), duration: (performance.now() - start) / 1000 },
+      transfer: [],
+    };
+  }
+}
+
+parentPort!.on('message', async (batch: ThreadTask[]) => {
+  for (const t of batch) {
+    const { result, transfer } = await run(t);
+    parentPort!.postMessage(result, transfer);
+  }
+});

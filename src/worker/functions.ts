@@ -1,0 +1,30 @@
+import type { FnSpec } from '../protocol';
+
+type AnyFn = (...args: unknown[]) => unknown;
+
+/**
+ * Turns a function spec into a callable. Source travels as the function's own text and is
+ * compiled with `require` in scope; a method written in shorthand (`f(x) {...}`) is compiled as
+ * an object method. Module references are imported (CommonJS or ESM).
+ */
+export async function compileFn(spec: FnSpec): Promise<AnyFn> {
+  if (spec.kind === 'source') {
+    let fn: unknown;
+    try {
+      fn = new Function('require', `"use strict"; return (${spec.source});`)(require);
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+      const obj = new Function('require', `"use strict"; return ({ ${spec.source} });`)(require);
+      fn = (obj as Record<string, unknown>)[spec.name];
+    }
+    if (typeof fn !== 'function') throw new TypeError(`source of ${spec.name} is not a function`);
+    return fn as AnyFn;
+  }
+  const url = spec.module.startsWith('file:') ? spec.module : require('node:url').pathToFileURL(spec.module).href;
+  const mod = (await import(url)) as Record<string, unknown> & { default?: Record<string, unknown> };
+  const fn = mod[spec.export] ?? mod.default?.[spec.export];
+  if (typeof fn !== 'function') {
+    throw new TypeError(`module ${spec.module} has no exported function "${spec.export}"`);
+  }
+  return fn as AnyFn;
+}

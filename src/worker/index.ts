@@ -1,0 +1,2 @@
+export { Worker } from './worker';
+export { type WorkerOptions, parseMemoryLimit, resolveWorkerOptions, WORKER_DEFAULTS } from './options';

@@ -1,0 +1,108 @@
+import * as os from 'node:os';
+import { OptionError } from '../errors';
+
+export interface WorkerOptions {
+  /** Scheduler address (tcp://host:port). */
+  scheduler: string;
+  /** Tasks run at once, each on its own worker thread. */
+  nthreads?: number;
+  name?: string;
+  /** 'auto' | bytes | '4GB' | fraction of host memory (0 < x <= 1). */
+  memoryLimit?: number | string;
+  localDirectory?: string;
+  /** Network interface to serve data on, e.g. 'ib0'. */
+  interface?: string;
+  host?: string;
+  local?: boolean;
+  /** Exit when the scheduler has been unreachable this long (seconds). */
+  deathTimeout?: number;
+  /** Resources this worker offers, e.g. { GPU: 1 }. */
+  resources?: Record<string, number>;
+  /** Heartbeat interval (ms). */
+  heartbeatInterval?: number;
+}
+
+export const WORKER_DEFAULTS = Object.freeze({
+  nthreads: 1,
+  memoryLimit: 'auto' as number | string,
+  deathTimeout: 60,
+  heartbeatInterval: 500,
+});
+
+const UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+  k: 2 ** 10,
+  m: 2 ** 20,
+  g: 2 ** 30,
+  t: 2 ** 40,
+};
+
+/** Resolves a memory limit to bytes; 'auto' shares host memory by thread count. */
+export function parseMemoryLimit(value: number | string, nthreads = 1): number {
+  const total = os.totalmem();
+  if (value === 'auto') {
+    return Math.floor((total * Math.min(1, nthreads / os.availableParallelism())));
+  }
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new OptionError(`memoryLimit must be positive, got ${value}`);
+    }
+    return value <= 1 ? Math.floor(total * value) : Math.floor(value);
+  }
+  const m = /^\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const unit = m ? UNITS[(m[2] || 'b').toLowerCase()] : undefined;
+  if (!m || unit === undefined) {
+    throw new OptionError(
+      `memoryLimit "${value}" is not understood: use 'auto', a byte count, a size such as '4GB' or '512MiB', or a fraction such as 0.5`,
+    );
+  }
+  const n = Number(m[1]);
+  if (!m[2] && n <= 1) return Math.floor(total * n);
+  return Math.floor(n * unit);
+}
+
+function positiveInt(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw new OptionError(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/** Checks every option and fills defaults. */
+export function resolveWorkerOptions(o: WorkerOptions): Required<
+  Omit<WorkerOptions, 'interface' | 'host' | 'local' | 'resources' | 'name' | 'localDirectory'>
+> &
+  WorkerOptions & { memoryLimit: number } {
+  if (typeof o.scheduler !== 'string' || !/^tcp:\/\/.+:\d+$/.test(o.scheduler)) {
+    throw new OptionError(
+      `scheduler address must look like tcp://HOST:PORT, got ${JSON.stringify(o.scheduler)}`,
+    );
+  }
+  const nthreads = positiveInt('nthreads', o.nthreads ?? WORKER_DEFAULTS.nthreads);
+  const deathTimeout = o.deathTimeout ?? WORKER_DEFAULTS.deathTimeout;
+  if (typeof deathTimeout !== 'number' || !(deathTimeout > 0)) {
+    throw new OptionError(`deathTimeout must be a positive number of seconds, got ${deathTimeout}`);
+  }
+  if (o.resources) {
+    for (const [k, v] of Object.entries(o.resources)) {
+      if (typeof v !== 'number' || !(v >= 0)) {
+        throw new OptionError(`resources.${k} must be a non-negative number, got ${v}`);
+      }
+    }
+  }
+  return {
+    ...o,
+    nthreads,
+    deathTimeout,
+    memoryLimit: parseMemoryLimit(o.memoryLimit ?? WORKER_DEFAULTS.memoryLimit, nthreads),
+    heartbeatInterval: o.heartbeatInterval ?? WORKER_DEFAULTS.heartbeatInterval,
+  };
+}
