@@ -22,7 +22,7 @@ export async function connect(target?: ConnectTarget): Promise<Client> {
   if (target === undefined || (typeof target === 'object' && 'local' in target)) {
     const cluster = await LocalCluster.start(target?.local);
     try {
-      const client = await Client.open({ address: cluster.address });
+      const client = await Client.open({ address: cluster.scheduler.inprocAddress });
       client.onClose = () => cluster.close();
       return client;
     } catch (err) {
@@ -31,7 +31,9 @@ export async function connect(target?: ConnectTarget): Promise<Client> {
     }
   }
   if (typeof target === 'string') return Client.open({ address: target });
-  if (target instanceof LocalCluster) return Client.open({ address: target.address });
+  if (target instanceof LocalCluster) {
+    return Client.open({ address: target.scheduler.inprocAddress });
+  }
   if (typeof target === 'object' && target !== null) {
     if ('schedulerFile' in target) {
       const f = await readSchedulerFile(target.schedulerFile, { timeout: target.timeout });

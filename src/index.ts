@@ -2,7 +2,13 @@
  * mpi-cluster: distributed task computing for Node.js on HPC systems.
  */
 export { Client, Future, TaskError, fromModule } from './client';
-export type { ClientOptions, FutureStatus, ModuleFunction, TaskFunction, TaskOptions } from './client';
+export type {
+  ClientOptions,
+  FutureStatus,
+  ModuleFunction,
+  TaskFunction,
+  TaskOptions,
+} from './client';
 export { connect, type ConnectTarget } from './connect';
 export { LocalCluster, type LocalClusterOptions } from './cluster';
 export { Scheduler, type SchedulerOptions } from './scheduler';

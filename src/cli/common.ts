@@ -5,7 +5,9 @@ export function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEG
   return (value: string): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got "${value}"`);
+      throw new InvalidArgumentError(
+        `${name} must be an integer from ${min} to ${max}, got "${value}"`,
+      );
     }
     return n;
   };

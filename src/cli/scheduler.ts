@@ -9,8 +9,16 @@ export function schedulerCommand(): Command {
     .option('--scheduler-file <file>', 'write the address here (JSON, mode 0600; removed at exit)')
     .option('--interface <name>', 'network interface to bind on, e.g. ib0')
     .option('--host <ip>', 'address to bind on (instead of --interface)')
-    .option('--port <port>', 'port to bind on (default: chosen by the OS)', intOption('--port', 0, 65535))
-    .option('--worker-ttl <seconds>', 'remove a worker silent this long', intOption('--worker-ttl', 1))
+    .option(
+      '--port <port>',
+      'port to bind on (default: chosen by the OS)',
+      intOption('--port', 0, 65535),
+    )
+    .option(
+      '--worker-ttl <seconds>',
+      'remove a worker silent this long',
+      intOption('--worker-ttl', 1),
+    )
     .addHelpText(
       'after',
       `
@@ -18,23 +26,31 @@ Examples:
   $ mpi-cluster-scheduler --scheduler-file ~/sched.json --interface ib0
   $ mpi-cluster-worker --scheduler-file ~/sched.json --nthreads 4`,
     )
-    .action(async (o: { schedulerFile?: string; interface?: string; host?: string; port?: number; workerTtl?: number }) => {
-      try {
-        const s = await Scheduler.start({
-          schedulerFile: o.schedulerFile,
-          interface: o.interface,
-          host: o.host,
-          port: o.port,
-          workerTtl: o.workerTtl ? o.workerTtl * 1000 : undefined,
-        });
-        process.stdout.write(`scheduler at ${s.address}\n`);
-        onSignals(() => s.close('scheduler stopped by signal'));
-        await s.closed;
-        process.exit(0);
-      } catch (err) {
-        fail(err);
-      }
-    });
+    .action(
+      async (o: {
+        schedulerFile?: string;
+        interface?: string;
+        host?: string;
+        port?: number;
+        workerTtl?: number;
+      }) => {
+        try {
+          const s = await Scheduler.start({
+            schedulerFile: o.schedulerFile,
+            interface: o.interface,
+            host: o.host,
+            port: o.port,
+            workerTtl: o.workerTtl ? o.workerTtl * 1000 : undefined,
+          });
+          process.stdout.write(`scheduler at ${s.address}\n`);
+          onSignals(() => s.close('scheduler stopped by signal'));
+          await s.closed;
+          process.exit(0);
+        } catch (err) {
+          fail(err);
+        }
+      },
+    );
 }
 
 if (require.main === module) {

@@ -22,7 +22,8 @@ function parseResources(text: string): Record<string, number> {
   for (const part of text.split(/[,\s]+/).filter(Boolean)) {
     const [k, v] = part.split('=');
     const n = Number(v);
-    if (!k || !(n >= 0)) throw new OptionError(`--resources "${text}": write NAME=AMOUNT pairs, e.g. GPU=2,MEM=100e9`);
+    if (!k || !(n >= 0))
+      throw new OptionError(`--resources "${text}": write NAME=AMOUNT pairs, e.g. GPU=2,MEM=100e9`);
     out[k] = n;
   }
   return out;
@@ -33,13 +34,25 @@ export function workerCommand(): Command {
     .description('Run an mpi-cluster worker that connects to a scheduler and runs tasks.')
     .argument('[address]', 'scheduler address, tcp://HOST:PORT (or use --scheduler-file)')
     .option('--scheduler-file <file>', 'read the scheduler address from this file (waits for it)')
-    .option('--nthreads <n>', 'tasks run at once, each on its own thread', intOption('--nthreads', 1), 1)
-    .option('--memory-limit <limit>', "'auto', bytes, a size such as 4GB, or a fraction such as 0.5")
+    .option(
+      '--nthreads <n>',
+      'tasks run at once, each on its own thread',
+      intOption('--nthreads', 1),
+      1,
+    )
+    .option(
+      '--memory-limit <limit>',
+      "'auto', bytes, a size such as 4GB, or a fraction such as 0.5",
+    )
     .option('--local-directory <dir>', 'scratch directory (default: the system temp directory)')
     .option('--interface <name>', 'network interface to serve data on, e.g. ib0')
     .option('--host <ip>', 'address to serve data on (instead of --interface)')
     .option('--name <name>', 'worker name (default: HOST-PID)')
-    .option('--death-timeout <seconds>', 'exit when the scheduler is unreachable this long', positiveNumber('--death-timeout'))
+    .option(
+      '--death-timeout <seconds>',
+      'exit when the scheduler is unreachable this long',
+      positiveNumber('--death-timeout'),
+    )
     .option('--resources <list>', 'resources offered, e.g. GPU=2')
     .addHelpText(
       'after',
@@ -51,11 +64,20 @@ Examples:
     .action(async (address: string | undefined, o: WorkerCliOptions) => {
       try {
         if (!address && !o.schedulerFile) {
-          throw new OptionError('give the scheduler address (tcp://HOST:PORT) or --scheduler-file FILE');
+          throw new OptionError(
+            'give the scheduler address (tcp://HOST:PORT) or --scheduler-file FILE',
+          );
         }
-        if (address && o.schedulerFile) throw new OptionError('give either an address or --scheduler-file, not both');
-        const scheduler = address ?? (await readSchedulerFile(o.schedulerFile!, { timeout: 60_000 })).address;
-        const memoryLimit = o.memoryLimit === undefined ? undefined : /^[0-9.]+$/.test(o.memoryLimit) ? Number(o.memoryLimit) : o.memoryLimit;
+        if (address && o.schedulerFile)
+          throw new OptionError('give either an address or --scheduler-file, not both');
+        const scheduler =
+          address ?? (await readSchedulerFile(o.schedulerFile!, { timeout: 60_000 })).address;
+        const memoryLimit =
+          o.memoryLimit === undefined
+            ? undefined
+            : /^[0-9.]+$/.test(o.memoryLimit)
+              ? Number(o.memoryLimit)
+              : o.memoryLimit;
         const w = await Worker.start({
           scheduler,
           nthreads: o.nthreads,

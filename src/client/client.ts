@@ -17,7 +17,9 @@ export interface ClientOptions {
   name?: string;
 }
 
-type Args<F> = F extends (...args: infer A) => unknown ? { [I in keyof A]: A[I] | Future<A[I]> } : unknown[];
+type Args<F> = F extends (...args: infer A) => unknown
+  ? { [I in keyof A]: A[I] | Future<A[I]> }
+  : unknown[];
 type Ret<F> = F extends (...args: never[]) => infer R ? Awaited<R> : unknown;
 
 const HEARTBEAT_MS = 2000;
@@ -128,7 +130,11 @@ export class Client implements FutureHost {
       case 'key-erred':
         return this.settle(op.key, 'error', new TaskError(op.error));
       case 'key-cancelled':
-        return this.settle(op.key, 'cancelled', new ClusterError('ERR_CANCELLED', `task ${op.key} was cancelled`));
+        return this.settle(
+          op.key,
+          'cancelled',
+          new ClusterError('ERR_CANCELLED', `task ${op.key} was cancelled`),
+        );
       case 'key-lost': {
         const ks = this.keys.get(op.key);
         if (ks) ks.status = 'pending';
@@ -151,7 +157,13 @@ export class Client implements FutureHost {
     }
   }
 
-  private settle(key: string, status: KeyState['status'], error: Error | null, inline: Buffer[] | null = null, who: string[] = []): void {
+  private settle(
+    key: string,
+    status: KeyState['status'],
+    error: Error | null,
+    inline: Buffer[] | null = null,
+    who: string[] = [],
+  ): void {
     const ks = this.keys.get(key);
     if (!ks) return;
     ks.status = status;
@@ -166,14 +178,19 @@ export class Client implements FutureHost {
     this.closedReason = reason;
     for (const ks of this.keys.values()) {
       if (ks.status === 'pending' || ks.status === 'lost') {
-        this.settle(ks.key, 'error', new ClusterError('ERR_SCHEDULER_GONE', `${reason}; task ${ks.key} will not finish`));
+        this.settle(
+          ks.key,
+          'error',
+          new ClusterError('ERR_SCHEDULER_GONE', `${reason}; task ${ks.key} will not finish`),
+        );
       }
     }
     for (const w of this.workerWaiters.splice(0)) w();
   }
 
   private checkOpen(): void {
-    if (this.closedReason) throw new ClusterError('ERR_CLIENT_CLOSED', `client is closed (${this.closedReason})`);
+    if (this.closedReason)
+      throw new ClusterError('ERR_CLIENT_CLOSED', `client is closed (${this.closedReason})`);
   }
 
   // ---------------------------------------------------------------- futures
@@ -200,7 +217,17 @@ export class Client implements FutureHost {
   }
 
   stateOf(key: string): KeyState {
-    return this.keys.get(key) ?? { key, status: 'cancelled', error: null, inline: null, who: [], refs: 0, waiters: [] };
+    return (
+      this.keys.get(key) ?? {
+        key,
+        status: 'cancelled',
+        error: null,
+        inline: null,
+        who: [],
+        refs: 0,
+        waiters: [],
+      }
+    );
   }
 
   releaseRef(key: string, future: object): void {
@@ -229,7 +256,8 @@ export class Client implements FutureHost {
       for (const key of todo) {
         const ks = this.keys.get(key);
         if (!ks) throw new ClusterError('ERR_CANCELLED', `future ${key} was released`);
-        if (ks.status !== 'finished') throw ks.error ?? new ClusterError('ERR_CANCELLED', `task ${key} ${ks.status}`);
+        if (ks.status !== 'finished')
+          throw ks.error ?? new ClusterError('ERR_CANCELLED', `task ${key} ${ks.status}`);
         if (ks.inline) out.set(key, unpack(ks.inline));
         else {
           const from = ks.who[0] ?? '';
@@ -287,7 +315,11 @@ export class Client implements FutureHost {
   }
 
   /** `submit` with per-task options: key, pure, retries, priority, resources, workers. */
-  submitWith<F extends TaskFunction>(options: TaskOptions, fn: F, ...args: Args<F>): Future<Ret<F>> {
+  submitWith<F extends TaskFunction>(
+    options: TaskOptions,
+    fn: F,
+    ...args: Args<F>
+  ): Future<Ret<F>> {
     this.checkOpen();
     const opts = validateTaskOptions(options);
     const { id, spec } = fnSpecOf(fn);
@@ -341,8 +373,13 @@ export class Client implements FutureHost {
   }
 
   /** `map` with options for every task (a `key` option becomes a prefix). */
-  mapWith<F extends TaskFunction>(options: TaskOptions, fn: F, ...iterables: Iterable<unknown>[]): Future<Ret<F>>[] {
-    if (iterables.length === 0) throw new OptionError('map needs at least one iterable of arguments');
+  mapWith<F extends TaskFunction>(
+    options: TaskOptions,
+    fn: F,
+    ...iterables: Iterable<unknown>[]
+  ): Future<Ret<F>>[] {
+    if (iterables.length === 0)
+      throw new OptionError('map needs at least one iterable of arguments');
     const { key, ...rest } = options;
     return zip(iterables).map((args, i) =>
       this.submitWith({ ...rest, key: key ? `${key}-${i}` : undefined }, fn, ...(args as Args<F>)),
@@ -367,8 +404,15 @@ export class Client implements FutureHost {
     this.checkOpen();
     const info = await this.schedulerInfo();
     let targets = Object.values(info.workers);
-    if (options.workers) targets = targets.filter((w) => options.workers!.some((x) => x === w.id || x === w.name || x === w.host));
-    if (targets.length === 0) throw new ClusterError('ERR_WORKER_LOST', 'scatter: no worker to hold the data (none matches or none is connected)');
+    if (options.workers)
+      targets = targets.filter((w) =>
+        options.workers!.some((x) => x === w.id || x === w.name || x === w.host),
+      );
+    if (targets.length === 0)
+      throw new ClusterError(
+        'ERR_WORKER_LOST',
+        'scatter: no worker to hold the data (none matches or none is connected)',
+      );
     const list = Array.isArray(data);
     const items = list ? data : [data];
     const futures: Future[] = [];
@@ -380,7 +424,15 @@ export class Client implements FutureHost {
         const frames = pack(item);
         const key = `scatter-${randomUUID()}`;
         const dest = options.broadcast ? targets : [targets[i % targets.length]];
-        await Promise.all(dest.map((w) => this.peers.request(w.address, { t: 'put-data', req: 0, key, nf: frames.length }, frames)));
+        await Promise.all(
+          dest.map((w) =>
+            this.peers.request(
+              w.address,
+              { t: 'put-data', req: 0, key, nf: frames.length },
+              frames,
+            ),
+          ),
+        );
         keys[i] = key;
         holders[i] = dest.map((w) => w.id);
         sizes[i] = frames.reduce((n, f) => n + f.length, 0);
@@ -388,7 +440,12 @@ export class Client implements FutureHost {
     );
     for (let i = 0; i < items.length; i++) {
       futures.push(this.track(keys[i]));
-      this.outbox.post('', { t: 'scattered', keys: [keys[i]], workers: holders[i], nbytes: [sizes[i]] });
+      this.outbox.post('', {
+        t: 'scattered',
+        keys: [keys[i]],
+        workers: holders[i],
+        nbytes: [sizes[i]],
+      });
     }
     return list ? futures : futures[0];
   }
@@ -396,24 +453,35 @@ export class Client implements FutureHost {
   /** Waits until all (or the first, or the first failed) of the futures are done. */
   async wait(
     futures: Future[],
-    options: { timeout?: number; returnWhen?: 'ALL_COMPLETED' | 'FIRST_COMPLETED' | 'FIRST_EXCEPTION' } = {},
+    options: {
+      timeout?: number;
+      returnWhen?: 'ALL_COMPLETED' | 'FIRST_COMPLETED' | 'FIRST_EXCEPTION';
+    } = {},
   ): Promise<{ done: Set<Future>; notDone: Set<Future> }> {
     const when = options.returnWhen ?? 'ALL_COMPLETED';
     if (!['ALL_COMPLETED', 'FIRST_COMPLETED', 'FIRST_EXCEPTION'].includes(when)) {
-      throw new OptionError(`returnWhen must be ALL_COMPLETED, FIRST_COMPLETED or FIRST_EXCEPTION, got ${when}`);
+      throw new OptionError(
+        `returnWhen must be ALL_COMPLETED, FIRST_COMPLETED or FIRST_EXCEPTION, got ${when}`,
+      );
     }
     const settled = futures.map((f) => this.whenSettled(f.key).then(() => f));
     let all: Promise<unknown>;
     if (when === 'ALL_COMPLETED') all = Promise.all(settled);
-    else if (when === 'FIRST_COMPLETED') all = futures.length ? Promise.race(settled) : Promise.resolve();
+    else if (when === 'FIRST_COMPLETED')
+      all = futures.length ? Promise.race(settled) : Promise.resolve();
     else {
       all = new Promise<void>((resolve) => {
         let left = futures.length;
         if (left === 0) resolve();
-        for (const p of settled) void p.then((f) => (f.status === 'error' || --left === 0 ? resolve() : undefined));
+        for (const p of settled)
+          void p.then((f) => (f.status === 'error' || --left === 0 ? resolve() : undefined));
       });
     }
-    await withTimeout(all, options.timeout, () => `wait: futures not done after ${options.timeout} ms`);
+    await withTimeout(
+      all,
+      options.timeout,
+      () => `wait: futures not done after ${options.timeout} ms`,
+    );
     const done = new Set(futures.filter((f) => f.done()));
     return { done, notDone: new Set(futures.filter((f) => !done.has(f))) };
   }
@@ -442,14 +510,19 @@ export class Client implements FutureHost {
 
   /** Resolves once at least `n` workers are connected. */
   async waitForWorkers(n: number, options: { timeout?: number } = {}): Promise<void> {
-    if (!Number.isInteger(n) || n < 0) throw new OptionError(`waitForWorkers(n): n must be a non-negative integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new OptionError(`waitForWorkers(n): n must be a non-negative integer, got ${n}`);
     const reached = (async () => {
       while (this.nWorkers < n) {
         this.checkOpen();
         await new Promise<void>((r) => this.workerWaiters.push(r));
       }
     })();
-    await withTimeout(reached, options.timeout, () => `only ${this.nWorkers} of ${n} workers connected after ${options.timeout} ms`);
+    await withTimeout(
+      reached,
+      options.timeout,
+      () => `only ${this.nWorkers} of ${n} workers connected after ${options.timeout} ms`,
+    );
   }
 
   /** The scheduler's address, id and workers. */
@@ -495,7 +568,11 @@ export class Client implements FutureHost {
   }
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number | undefined, message: () => string): Promise<T> {
+async function withTimeout<T>(
+  p: Promise<T>,
+  ms: number | undefined,
+  message: () => string,
+): Promise<T> {
   if (ms === undefined) return p;
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -6,7 +6,9 @@ import * as acorn from 'acorn';
  */
 type Node = acorn.Node & Record<string, unknown>;
 
-const EXTRA_GLOBALS = ['require', 'module', 'exports', '__dirname', '__filename', 'arguments', 'undefined'];
+/** TypeScript's CommonJS output calls these for `import()`; workers provide them (functions.ts). */
+export const TS_HELPERS = ['__importStar', '__importDefault'];
+const EXTRA_GLOBALS = ['require', 'arguments', 'undefined', ...TS_HELPERS];
 
 let globalNames: Set<string> | undefined;
 function isGlobal(name: string): boolean {
@@ -16,7 +18,11 @@ function isGlobal(name: string): boolean {
 
 /** Parses a function's `toString()` as an expression (also method shorthand). */
 export function parseFunction(source: string): Node {
-  const opts: acorn.Options = { ecmaVersion: 'latest', sourceType: 'script', allowAwaitOutsideFunction: true };
+  const opts: acorn.Options = {
+    ecmaVersion: 'latest',
+    sourceType: 'script',
+    allowAwaitOutsideFunction: true,
+  };
   try {
     const prog = acorn.parse(`(${source})`, opts) as unknown as Node;
     return ((prog.body as Node[])[0] as Node).expression as Node;
@@ -34,7 +40,8 @@ function declare(pattern: Node | null, into: Set<string>): void {
       into.add(pattern.name as string);
       return;
     case 'ObjectPattern':
-      for (const p of pattern.properties as Node[]) declare((p.type === 'RestElement' ? p.argument : p.value) as Node, into);
+      for (const p of pattern.properties as Node[])
+        declare((p.type === 'RestElement' ? p.argument : p.value) as Node, into);
       return;
     case 'ArrayPattern':
       for (const e of pattern.elements as (Node | null)[]) declare(e, into);
@@ -63,7 +70,8 @@ function collectDeclarations(node: Node, into: Set<string>, top: boolean): void 
     if (key === 'type' || key === 'start' || key === 'end') continue;
     const v = node[key];
     if (Array.isArray(v)) for (const c of v) collectDeclarations(c as Node, into, false);
-    else if (v && typeof v === 'object' && typeof (v as Node).type === 'string') collectDeclarations(v as Node, into, false);
+    else if (v && typeof v === 'object' && typeof (v as Node).type === 'string')
+      collectDeclarations(v as Node, into, false);
   }
 }
 
@@ -103,7 +111,8 @@ export function freeVariables(source: string): string[] {
       if (k === 'type' || k === 'start' || k === 'end') continue;
       const v = node[k];
       if (Array.isArray(v)) for (const c of v) visit(c as Node, scopes, node, k);
-      else if (v && typeof v === 'object' && typeof (v as Node).type === 'string') visit(v as Node, scopes, node, k);
+      else if (v && typeof v === 'object' && typeof (v as Node).type === 'string')
+        visit(v as Node, scopes, node, k);
     }
   };
   visit(root, [], null, '');

@@ -40,6 +40,9 @@ export function isModuleFunction(v: unknown): v is ModuleFunction {
 export type TaskFunction = ((...args: never[]) => unknown) | ModuleFunction;
 
 const cache = new WeakMap<object, { id: string; spec: FnSpec }>();
+/** Inline arrows are new objects on every call: also cache by source, so parsing happens once. */
+const bySource = new Map<string, { id: string; spec: FnSpec }>();
+const BY_SOURCE_LIMIT = 1000;
 
 /**
  * The spec and id of a function. Source functions are checked for free variables here, on the
@@ -53,6 +56,11 @@ export function fnSpecOf(fn: TaskFunction): { id: string; spec: FnSpec } {
     spec = { kind: 'module', module: fn.module, export: fn.export };
   } else if (typeof fn === 'function') {
     const source = Function.prototype.toString.call(fn);
+    const known = bySource.get(source);
+    if (known && known.spec.kind === 'source' && known.spec.name === fn.name) {
+      cache.set(fn, known);
+      return known;
+    }
     if (/\{\s*\[native code\]\s*\}$/.test(source)) {
       throw new ClusterError(
         'ERR_CLOSURE',
@@ -84,6 +92,10 @@ export function fnSpecOf(fn: TaskFunction): { id: string; spec: FnSpec } {
   const id = createHash('sha1').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
   const entry = { id, spec };
   cache.set(fn, entry);
+  if (spec.kind === 'source') {
+    if (bySource.size >= BY_SOURCE_LIMIT) bySource.clear();
+    bySource.set(spec.source, entry);
+  }
   return entry;
 }
 

@@ -16,7 +16,8 @@ export class TaskError extends ClusterError {
     if (remote.code === 'ERR_KILLED_WORKER' || remote.code === 'ERR_WORKER_LOST') {
       (this as { code: string }).code = remote.code;
     }
-    if (remote.stack) this.stack = `${this.name}: ${this.message}\n--- remote stack ---\n${remote.stack}`;
+    if (remote.stack)
+      this.stack = `${this.name}: ${this.message}\n--- remote stack ---\n${remote.stack}`;
   }
 }
 

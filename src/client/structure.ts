@@ -1,3 +1,4 @@
+import { isPlainObject } from '../protocol/pack';
 import { Future } from './future';
 
 /** Every Future inside a value (arrays and plain objects, any depth). */
@@ -21,9 +22,7 @@ export function substitute(value: unknown, results: Map<string, unknown>): unkno
 }
 
 function isPlain(v: unknown): boolean {
-  if (typeof v !== 'object' || v === null) return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
+  return typeof v === 'object' && v !== null && isPlainObject(v);
 }
 
 /** Zips iterables into argument lists (stops at the shortest, as Python's zip). */

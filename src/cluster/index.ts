@@ -1,2 +1,7 @@
 export { LocalCluster, type LocalClusterOptions } from './local';
-export { readSchedulerFile, writeSchedulerFile, expandHome, type SchedulerFileContent } from './scheduler-file';
+export {
+  readSchedulerFile,
+  writeSchedulerFile,
+  expandHome,
+  type SchedulerFileContent,
+} from './scheduler-file';

@@ -18,7 +18,14 @@ export interface LocalClusterOptions {
   timeout?: number;
 }
 
-const KNOWN = ['nWorkers', 'threadsPerWorker', 'memoryLimit', 'interface', 'localDirectory', 'timeout'];
+const KNOWN = [
+  'nWorkers',
+  'threadsPerWorker',
+  'memoryLimit',
+  'interface',
+  'localDirectory',
+  'timeout',
+];
 
 /**
  * A scheduler in this process and worker processes on this machine: what `Client.connect()`
@@ -39,7 +46,8 @@ export class LocalCluster {
 
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
     for (const k of Object.keys(options)) {
-      if (!KNOWN.includes(k)) throw new OptionError(`unknown LocalCluster option "${k}"; known: ${KNOWN.join(', ')}`);
+      if (!KNOWN.includes(k))
+        throw new OptionError(`unknown LocalCluster option "${k}"; known: ${KNOWN.join(', ')}`);
     }
     const nWorkers = options.nWorkers ?? os.availableParallelism();
     const threadsPerWorker = options.threadsPerWorker ?? 1;
@@ -47,9 +55,14 @@ export class LocalCluster {
       throw new OptionError(`nWorkers must be a non-negative integer, got ${options.nWorkers}`);
     }
     if (!Number.isInteger(threadsPerWorker) || threadsPerWorker < 1) {
-      throw new OptionError(`threadsPerWorker must be a positive integer, got ${options.threadsPerWorker}`);
+      throw new OptionError(
+        `threadsPerWorker must be a positive integer, got ${options.threadsPerWorker}`,
+      );
     }
-    const scheduler = await Scheduler.start({ interface: options.interface, local: !options.interface });
+    const scheduler = await Scheduler.start({
+      interface: options.interface,
+      local: !options.interface,
+    });
     const cluster = new LocalCluster(scheduler, { ...options, nWorkers, threadsPerWorker });
     try {
       await cluster.scale(nWorkers, options.timeout ?? 30_000);
@@ -71,13 +84,24 @@ export class LocalCluster {
 
   private spawnWorker(i: number): void {
     const o = this.options;
-    const args = [distFile('cli', 'worker.js'), this.address, '--nthreads', String(o.threadsPerWorker), '--name', `local-${i}`];
+    const args = [
+      distFile('cli', 'worker.js'),
+      this.address,
+      '--nthreads',
+      String(o.threadsPerWorker),
+      '--name',
+      `local-${i}`,
+    ];
     if (o.memoryLimit !== undefined) args.push('--memory-limit', String(o.memoryLimit));
     if (o.interface) args.push('--interface', o.interface);
     else args.push('--host', '127.0.0.1');
     if (o.localDirectory) args.push('--local-directory', o.localDirectory);
     // The IPC channel ends when this process dies, and the worker exits with it.
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // MPI_CLUSTER_WORKER_NODE_ARGS passes flags to worker processes' node, e.g. --cpu-prof.
+    const nodeArgs = (process.env.MPI_CLUSTER_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, ...args], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     this.children.add(child);
     child.on('exit', () => this.children.delete(child));
   }
@@ -90,7 +114,9 @@ export class LocalCluster {
   /** Stops the workers and the scheduler. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const exited = [...this.children].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r))));
+      const exited = [...this.children].map(
+        (c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r))),
+      );
       await this.scheduler.close('local cluster closed');
       const timer = setTimeout(() => {
         for (const c of this.children) c.kill('SIGKILL');

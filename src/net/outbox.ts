@@ -45,7 +45,7 @@ export class Outbox {
     this.scheduled = false;
     for (const [peer, batch] of this.pending) {
       const parts = encode(batch);
-      if (this.routed) parts.unshift(Buffer.from(peer));
+      if (this.routed) parts.unshift(Buffer.from(peer, 'latin1'));
       this.queue.push(parts);
     }
     this.pending.clear();
@@ -61,7 +61,7 @@ export class Outbox {
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (code === 'EHOSTUNREACH') {
-          log.debug(`${this.name}: peer ${parts[0].toString()} is gone, message dropped`);
+          log.debug(`${this.name}: peer ${parts[0].toString('latin1')} is gone, message dropped`);
         } else if (this.socket.closed || code === 'ETERM' || code === 'ENOTSOCK') {
           break;
         } else {

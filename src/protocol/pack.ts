@@ -30,10 +30,14 @@ type ViewKind =
   | 'BigInt64Array'
   | 'BigUint64Array';
 
-function isPlainObject(v: object): boolean {
+/** Plain object of any realm (values from v8.deserialize and from vm contexts, as in jest). */
+export function isPlainObject(v: object): boolean {
   const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
+  return proto === null || Object.getPrototypeOf(proto) === null;
 }
+
+const isArrayBuffer = (v: object): v is ArrayBuffer =>
+  Object.prototype.toString.call(v) === '[object ArrayBuffer]';
 
 export interface PackOptions {
   /** Returns the key when `v` is a future, so it can become a dependency placeholder. */
@@ -48,11 +52,12 @@ export function pack(value: unknown, options: PackOptions = {}): Packed {
       const key = options.futureKey(v);
       if (key !== undefined) return { [FUT]: key };
     }
-    if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) {
+    if (ArrayBuffer.isView(v) || isArrayBuffer(v)) {
       if (v.byteLength < FRAME_THRESHOLD) return v;
       const kind = (Buffer.isBuffer(v) ? 'Buffer' : v.constructor.name) as ViewKind;
-      const buf =
-        v instanceof ArrayBuffer ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      const buf = isArrayBuffer(v)
+        ? Buffer.from(v)
+        : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
       frames.push(buf);
       return { [BUF]: frames.length - 1, kind };
     }
@@ -115,7 +120,9 @@ export function unpack(
     if (typeof rec[BUF] === 'number' && typeof rec.kind === 'string') {
       const raw = frames[rec[BUF] as number];
       if (!raw) throw new Error(`packed value refers to missing frame ${String(rec[BUF])}`);
-      const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+      const buf = Buffer.isBuffer(raw)
+        ? raw
+        : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
       return rebuild(buf, rec.kind as ViewKind);
     }
     if (typeof rec[FUT] === 'string') {

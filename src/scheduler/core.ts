@@ -557,7 +557,14 @@ export class SchedulerCore<P> {
   private emitDone(ts: TaskState<P>, clients: string[]): void {
     const who = this.addresses(ts);
     for (const client of clients) {
-      this.out.push({ type: 'key-done', client, key: ts.key, who, nbytes: ts.nbytes, inline: ts.inline });
+      this.out.push({
+        type: 'key-done',
+        client,
+        key: ts.key,
+        who,
+        nbytes: ts.nbytes,
+        inline: ts.inline,
+      });
     }
   }
 
@@ -608,7 +615,8 @@ export class SchedulerCore<P> {
         const dep = this.tasks.get(d) ?? fail(`${ts.key} lists forgotten dependent ${d}`);
         if (!dep.deps.has(ts.key)) fail(`${d} does not list dep ${ts.key}`);
       }
-      for (const d of ts.waiters) if (!ts.dependents.has(d)) fail(`${d} waits on non-dep ${ts.key}`);
+      for (const d of ts.waiters)
+        if (!ts.dependents.has(d)) fail(`${d} waits on non-dep ${ts.key}`);
       if (ts.state === 'processing') {
         const w = this.workers.get(ts.processingOn ?? '') ?? fail(`${ts.key} on unknown worker`);
         if (!w.processing.has(ts.key)) fail(`${w.id} does not list processing ${ts.key}`);

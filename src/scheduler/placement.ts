@@ -23,7 +23,7 @@ export class Placement<P> {
   capacity(w: WorkerState): number {
     const n = w.info.nthreads;
     const tiny = this.meanDuration >= 0 && this.meanDuration < this.pipelineBelow;
-    return tiny ? n * 4 + 2 : n;
+    return tiny ? n * 64 + 2 : n;
   }
 
   hasRoom(w: WorkerState): boolean {

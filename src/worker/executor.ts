@@ -42,7 +42,10 @@ async function run(t: ThreadTask): Promise<{ result: ThreadResult; transfer: Arr
         transfer.push(f.buffer as ArrayBuffer);
       }
     }
-    return { result: { key: t.key, frames, duration: (performance.now() - start) / 1000 }, transfer };
+    return {
+      result: { key: t.key, frames, duration: (performance.now() - start) / 1000 },
+      transfer,
+    };
   } catch (err) {
     return {
       result: { key: t.key, error: errorInfo(err), duration: (performance.now() - start) / 1000 },
@@ -51,9 +54,14 @@ async function run(t: ThreadTask): Promise<{ result: ThreadResult; transfer: Arr
   }
 }
 
+// One reply per batch: per-message costs dominate when tasks take microseconds.
 parentPort!.on('message', async (batch: ThreadTask[]) => {
+  const results: ThreadResult[] = [];
+  const transfers: ArrayBuffer[] = [];
   for (const t of batch) {
     const { result, transfer } = await run(t);
-    parentPort!.postMessage(result, transfer);
+    results.push(result);
+    transfers.push(...transfer);
   }
+  parentPort!.postMessage(results, transfers);
 });

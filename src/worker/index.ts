@@ -1,2 +1,7 @@
 export { Worker } from './worker';
-export { type WorkerOptions, parseMemoryLimit, resolveWorkerOptions, WORKER_DEFAULTS } from './options';
+export {
+  type WorkerOptions,
+  parseMemoryLimit,
+  resolveWorkerOptions,
+  WORKER_DEFAULTS,
+} from './options';

@@ -49,7 +49,7 @@ const UNITS: Record<string, number> = {
 export function parseMemoryLimit(value: number | string, nthreads = 1): number {
   const total = os.totalmem();
   if (value === 'auto') {
-    return Math.floor((total * Math.min(1, nthreads / os.availableParallelism())));
+    return Math.floor(total * Math.min(1, nthreads / os.availableParallelism()));
   }
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value <= 0) {
@@ -57,6 +57,7 @@ export function parseMemoryLimit(value: number | string, nthreads = 1): number {
     }
     return value <= 1 ? Math.floor(total * value) : Math.floor(value);
   }
+  if (value.trim() !== '' && Number.isFinite(Number(value))) return parseMemoryLimit(Number(value));
   const m = /^\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*$/.exec(value);
   const unit = m ? UNITS[(m[2] || 'b').toLowerCase()] : undefined;
   if (!m || unit === undefined) {
@@ -77,7 +78,9 @@ function positiveInt(name: string, v: unknown): number {
 }
 
 /** Checks every option and fills defaults. */
-export function resolveWorkerOptions(o: WorkerOptions): Required<
+export function resolveWorkerOptions(
+  o: WorkerOptions,
+): Required<
   Omit<WorkerOptions, 'interface' | 'host' | 'local' | 'resources' | 'name' | 'localDirectory'>
 > &
   WorkerOptions & { memoryLimit: number } {

@@ -19,7 +19,7 @@ export interface PoolTask {
 
 /**
  * `nthreads` executor threads. A free thread takes the next task; while tasks are tiny (a mean
- * under 1 ms) a thread takes several at once to cut per-message overhead.
+ * under 1 ms) a thread takes up to 64 at once and answers them in one message, to cut per-message overhead.
  */
 export class ThreadPool {
   private slots: Slot[] = [];
@@ -28,18 +28,20 @@ export class ThreadPool {
 
   constructor(
     nthreads: number,
-    private readonly onResult: (r: ThreadResult) => void,
+    private readonly onResult: (results: ThreadResult[]) => void,
     private readonly onCrash: (err: Error) => void,
   ) {
     const script = path.join(__dirname, 'executor.js');
     for (let i = 0; i < nthreads; i++) {
       const thread = new Thread(script);
       const slot: Slot = { thread, busy: 0, fns: new Set() };
-      thread.on('message', (r: ThreadResult) => {
-        slot.busy -= 1;
-        this.meanDuration =
-          this.meanDuration < 0 ? r.duration : 0.9 * this.meanDuration + 0.1 * r.duration;
-        this.onResult(r);
+      thread.on('message', (results: ThreadResult[]) => {
+        slot.busy -= results.length;
+        for (const r of results) {
+          this.meanDuration =
+            this.meanDuration < 0 ? r.duration : 0.9 * this.meanDuration + 0.1 * r.duration;
+        }
+        this.onResult(results);
         this.dispatch();
       });
       thread.on('error', (err) => this.onCrash(err));
@@ -69,11 +71,17 @@ export class ThreadPool {
     for (const slot of this.slots) {
       if (this.ready.length === 0) return;
       if (slot.busy > 0) continue;
-      const n = tiny ? Math.min(this.ready.length, 16) : 1;
+      const n = tiny ? Math.min(this.ready.length, 64) : 1;
       const batch: ThreadTask[] = this.ready.splice(0, n).map((t) => {
         const first = !slot.fns.has(t.fnId);
         slot.fns.add(t.fnId);
-        return { key: t.key, fnId: t.fnId, spec: first ? t.spec : undefined, args: t.args, deps: t.deps };
+        return {
+          key: t.key,
+          fnId: t.fnId,
+          spec: first ? t.spec : undefined,
+          args: t.args,
+          deps: t.deps,
+        };
       });
       slot.busy += batch.length;
       slot.thread.postMessage(batch);

@@ -76,7 +76,9 @@ export class Worker {
     fs.mkdirSync(localDirectory, { recursive: true });
     w.pool = new ThreadPool(
       w.options.nthreads,
-      (r) => w.onResult(r),
+      (results) => {
+        for (const r of results) w.onResult(r);
+      },
       (err) => void w.close(`executor thread crashed: ${err.message}`, 1),
     );
     w.toScheduler.connect(options.scheduler);
@@ -120,7 +122,9 @@ export class Worker {
         try {
           envs = decode(parts);
         } catch (err) {
-          log.warn(`worker ${this.name}: malformed message from scheduler: ${(err as Error).message}`);
+          log.warn(
+            `worker ${this.name}: malformed message from scheduler: ${(err as Error).message}`,
+          );
           continue;
         }
         for (const env of envs) this.onScheduler(env);
@@ -136,7 +140,13 @@ export class Worker {
         this.fns.set(op.id, op.spec);
         return;
       case 'compute':
-        this.tasks.set(op.key, { key: op.key, fn: op.fn, args: frames, deps: op.deps, cancelled: false });
+        this.tasks.set(op.key, {
+          key: op.key,
+          fn: op.fn,
+          args: frames,
+          deps: op.deps,
+          cancelled: false,
+        });
         void this.prepare(op.key);
         return;
       case 'free-keys':
@@ -204,11 +214,20 @@ export class Worker {
     const failed: string[] = [];
     for (const from of dep.who) {
       try {
-        const envs = await this.peers.request(from, { t: 'get-data', req: 0, keys: [dep.key] }, [], 10_000);
+        const envs = await this.peers.request(
+          from,
+          { t: 'get-data', req: 0, keys: [dep.key] },
+          [],
+          10_000,
+        );
         const got = envs.find((e) => e.op.t === 'data');
         if (got) {
           this.data.set(dep.key, got.frames);
-          this.schedOut.post('', { t: 'add-keys', keys: [dep.key], nbytes: [packedBytes(got.frames)] });
+          this.schedOut.post('', {
+            t: 'add-keys',
+            keys: [dep.key],
+            nbytes: [packedBytes(got.frames)],
+          });
           return true;
         }
       } catch (err) {
@@ -252,7 +271,7 @@ export class Worker {
   private async serveData(): Promise<void> {
     try {
       for await (const parts of this.dataSocket) {
-        const peer = parts[0].toString();
+        const peer = parts[0].toString('latin1');
         let envs: Envelope[];
         try {
           envs = decode(parts.slice(1));

@@ -1,0 +1,85 @@
+import { decode, encode, pack, unpack, PROTOCOL_VERSION } from '../../src/protocol';
+
+test('a batch of ops with frames round-trips through encode/decode', () => {
+  const parts = encode([
+    { op: { t: 'heartbeat' }, frames: [] },
+    { op: { t: 'data', req: 1, key: 'k', nf: 2 }, frames: [Buffer.from('a'), Buffer.from('bc')] },
+    { op: { t: 'release', keys: ['x'] }, frames: [] },
+  ]);
+  const envs = decode(parts);
+  expect(envs.map((e) => e.op.t)).toEqual(['heartbeat', 'data', 'release']);
+  expect(envs[1].frames.map((f) => f.toString())).toEqual(['a', 'bc']);
+});
+
+test.each([
+  ['not JSON', [Buffer.from('\x00\x01garbage')]],
+  ['wrong version', [Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION + 1, ops: [] }))]],
+  ['unknown op', [Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, ops: [{ t: 'rm-rf' }] }))]],
+  [
+    'field of wrong type',
+    [Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, ops: [{ t: 'release', keys: 'x' }] }))],
+  ],
+  [
+    'frames missing',
+    [
+      Buffer.from(
+        JSON.stringify({ v: PROTOCOL_VERSION, ops: [{ t: 'data', req: 1, key: 'k', nf: 3 }] }),
+      ),
+    ],
+  ],
+  [
+    'frames left over',
+    [Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, ops: [] })), Buffer.from('x')],
+  ],
+  [
+    'nested field missing',
+    [
+      Buffer.from(
+        JSON.stringify({ v: PROTOCOL_VERSION, ops: [{ t: 'submit', task: { key: 'k' } }] }),
+      ),
+    ],
+  ],
+])('decode refuses a message with %s, with code ERR_PROTOCOL', (_what, parts) => {
+  expect(() => decode(parts)).toThrow(expect.objectContaining({ code: 'ERR_PROTOCOL' }));
+});
+
+test('large buffers travel as their own frames and come back as the same types', () => {
+  const big = Buffer.alloc(100_000, 3);
+  const floats = new Float64Array(50_000).fill(1.5);
+  const value = {
+    big,
+    nested: [floats],
+    small: Buffer.from('hi'),
+    n: 1,
+    s: 'x',
+    m: new Map([[1, 2]]),
+  };
+  const frames = pack(value);
+  expect(frames).toHaveLength(3);
+  expect(frames[1]).toBe(frames[1]); // no copy: the frame views the original memory
+  expect(frames[1].buffer).toBe(big.buffer);
+  const out = unpack(frames.map((f) => Buffer.from(f))) as typeof value;
+  expect(Buffer.isBuffer(out.big) && out.big.equals(big)).toBe(true);
+  expect(out.nested[0]).toBeInstanceOf(Float64Array);
+  expect(out.nested[0][49_999]).toBe(1.5);
+  expect(out.small.toString()).toBe('hi');
+  expect(out.m.get(1)).toBe(2);
+});
+
+test('a typed array on an unaligned frame is copied to an aligned one', () => {
+  const frames = pack(new Float64Array(4096).fill(2));
+  const unaligned = Buffer.alloc(frames[1].length + 1).subarray(1);
+  frames[1].copy(unaligned);
+  const out = unpack([frames[0], unaligned]) as Float64Array;
+  expect(out[4095]).toBe(2);
+});
+
+test('futures become placeholders resolved by the receiver', () => {
+  class F {
+    constructor(readonly key: string) {}
+  }
+  const frames = pack([new F('a'), { deep: [new F('b')] }], {
+    futureKey: (v) => (v instanceof F ? v.key : undefined),
+  });
+  expect(unpack(frames, (k) => k.toUpperCase())).toEqual(['A', { deep: ['B'] }]);
+});
