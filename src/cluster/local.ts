@@ -103,7 +103,12 @@ export class LocalCluster {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.children.add(child);
-    child.on('exit', () => this.children.delete(child));
+    child.on('exit', (code, signal) => {
+      this.children.delete(child);
+      // Like a nanny: report a dead worker at once instead of waiting for its heartbeat to lapse.
+      if (!this.closing)
+        this.scheduler.workerExited(child.pid!, `process exited (${signal ?? `code ${code}`})`);
+    });
   }
 
   /** Worker processes' pids (tests kill them to prove resilience). */

@@ -242,6 +242,13 @@ export class Scheduler {
     }
   }
 
+  /** Removes a worker known to be dead (its process exited) without waiting for its heartbeat. */
+  workerExited(pid: number, reason: string): void {
+    for (const w of this.core.workers.values()) {
+      if (w.info.pid === pid) this.run([{ type: 'worker-leave', worker: w.id, reason }]);
+    }
+  }
+
   /** Resolves once `n` workers are registered; rejects after `timeout` ms. */
   waitForWorkers(n: number, timeout: number): Promise<void> {
     if (this.core.workers.size >= n) return Promise.resolve();

@@ -2,6 +2,10 @@ import type { FnSpec } from '../protocol';
 
 type AnyFn = (...args: unknown[]) => unknown;
 
+// A real `import()`: TypeScript's CommonJS output would turn `import(url)` into `require(url)`,
+// which cannot load ES modules or file: URLs.
+const nativeImport = new Function('url', 'return import(url)') as (url: string) => Promise<unknown>;
+
 // What TypeScript's CommonJS output calls for `await import(x)` inside a shipped function.
 const importDefault = (m: { __esModule?: boolean }) => (m && m.__esModule ? m : { default: m });
 const importStar = (m: { __esModule?: boolean }) =>
@@ -32,7 +36,7 @@ export async function compileFn(spec: FnSpec): Promise<AnyFn> {
   const url = spec.module.startsWith('file:')
     ? spec.module
     : require('node:url').pathToFileURL(spec.module).href;
-  const mod = (await import(url)) as Record<string, unknown> & {
+  const mod = (await nativeImport(url)) as Record<string, unknown> & {
     default?: Record<string, unknown>;
   };
   const fn = mod[spec.export] ?? mod.default?.[spec.export];

@@ -1,0 +1,100 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Client } from '../../src';
+import { runCli, startCli } from '../helpers/cluster';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpi-cluster-cli-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('scheduler and workers started by hand meet through the scheduler file', async () => {
+  const file = path.join(dir, 'sched.json');
+  // Workers first: they wait for the file to appear.
+  const w1 = startCli('cli/worker.js', [
+    '--scheduler-file',
+    file,
+    '--name',
+    'hand-1',
+    '--nthreads',
+    '2',
+  ]);
+  const w2 = startCli('cli/worker.js', ['--scheduler-file', file, '--name', 'hand-2']);
+  const sched = startCli('cli/scheduler.js', ['--scheduler-file', file, '--host', '127.0.0.1']);
+  await sched.line(/scheduler at tcp:\/\/127\.0\.0\.1:\d+/);
+  expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+  const content = JSON.parse(fs.readFileSync(file, 'utf8'));
+  expect(content).toMatchObject({
+    address: expect.stringMatching(/^tcp:/),
+    id: expect.any(String),
+  });
+
+  const client = await Client.connect({ schedulerFile: file, timeout: 10_000 });
+  await client.waitForWorkers(2, { timeout: 10_000 });
+  const info = await client.schedulerInfo();
+  expect(
+    Object.values(info.workers)
+      .map((w) => w.name)
+      .sort(),
+  ).toEqual(['hand-1', 'hand-2']);
+  expect(await client.gather(client.map((x: number) => x * x, [1, 2, 3, 4]))).toEqual([
+    1, 4, 9, 16,
+  ]);
+
+  await client.shutdown();
+  expect(await sched.exited).toBe(0);
+  expect(await w1.exited).toBe(0);
+  expect(await w2.exited).toBe(0);
+  expect(fs.existsSync(file)).toBe(false);
+  expect(sched.output() + w1.output() + w2.output()).not.toMatch(/error|warn/i);
+});
+
+test('a client waiting for a scheduler file that never comes fails with ERR_TIMEOUT', async () => {
+  await expect(
+    Client.connect({ schedulerFile: path.join(dir, 'never.json'), timeout: 300 }),
+  ).rejects.toMatchObject({
+    code: 'ERR_TIMEOUT',
+    message: expect.stringContaining('never.json'),
+  });
+});
+
+test('--help describes options and examples', async () => {
+  const s = await runCli('cli/scheduler.js', ['--help']);
+  expect(s.code).toBe(0);
+  expect(s.stdout).toMatch(/--scheduler-file[\s\S]*--interface[\s\S]*Examples:/);
+  const w = await runCli('cli/worker.js', ['--help']);
+  expect(w.code).toBe(0);
+  expect(w.stdout).toMatch(/--nthreads[\s\S]*--memory-limit[\s\S]*--death-timeout[\s\S]*Examples:/);
+});
+
+test.each([
+  [['--nthreads', '0', 'tcp://127.0.0.1:1'], /--nthreads must be an integer from 1/],
+  [['--memory-limit', 'lots', 'tcp://127.0.0.1:1'], /memoryLimit "lots" is not understood/],
+  [[], /give the scheduler address/],
+  [['--interface', 'nosuch0', 'tcp://127.0.0.1:1'], /\[ERR_INTERFACE_NOT_FOUND\].*"nosuch0"/],
+])('worker %p exits non-zero with a clear message', async (args, message) => {
+  const r = await runCli('cli/worker.js', args);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace for users
+});
+
+test('scheduler refuses a port out of range', async () => {
+  const r = await runCli('cli/scheduler.js', ['--port', '70000']);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toMatch(/--port must be an integer from 0 to 65535/);
+});
+
+test('a worker whose scheduler is gone exits after its death timeout', async () => {
+  const r = await runCli('cli/worker.js', [
+    'tcp://127.0.0.1:9',
+    '--death-timeout',
+    '1',
+    '--host',
+    '127.0.0.1',
+  ]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/death timeout 1 s/);
+});

@@ -1,0 +1,83 @@
+import { Client, fromModule, LocalCluster } from '../../src';
+import * as path from 'node:path';
+import * as zmq from 'zeromq';
+
+let cluster: LocalCluster;
+let client: Client;
+
+beforeAll(async () => {
+  cluster = await LocalCluster.start({ nWorkers: 2 });
+  client = await Client.connect(cluster);
+});
+afterAll(async () => {
+  await client.close();
+  await cluster.close();
+});
+
+test('a task error comes back with its remote stack and worker, and fails every dependent', async () => {
+  const bad = client.submit(function explode(x: number) {
+    throw new RangeError(`bad input ${x}`);
+  }, 4);
+  const dependent = client.submit((x: unknown) => x, bad);
+  const err = await bad.exception();
+  expect(err).toMatchObject({
+    code: 'ERR_TASK_FAILED',
+    remote: { name: 'RangeError', message: 'bad input 4' },
+  });
+  expect((err as { remote: { worker: string } }).remote.worker).toMatch(/^local-/);
+  expect(err!.stack).toMatch(/remote stack[\s\S]*explode/);
+  await expect(dependent.result()).rejects.toMatchObject({ remote: { message: 'bad input 4' } });
+});
+
+test('retries re-run a failing task', async () => {
+  // Fails on the first run in each thread, succeeds after: state survives in the thread.
+  const f = client.submitWith({ retries: 3 }, () => {
+    const g = globalThis as { __tries?: number };
+    g.__tries = (g.__tries ?? 0) + 1;
+    if (g.__tries < 2) throw new Error('first try fails');
+    return 'ok';
+  });
+  expect(await f.result()).toBe('ok');
+});
+
+test('a closure is refused at submit, on the client, naming the variable', () => {
+  const factor = 3;
+  expect(() => client.submit((x: number) => x * factor, 2)).toThrow(
+    expect.objectContaining({ code: 'ERR_CLOSURE', message: expect.stringContaining('"factor"') }),
+  );
+});
+
+test('a module function travels by reference and can use imports', async () => {
+  const file = path.resolve(__dirname, '..', 'fixtures', 'tasks.js');
+  const f = client.submit(fromModule(file, 'double'), 21);
+  expect(await f.result()).toBe(42);
+  const missing = client.submit(fromModule(file, 'nope'));
+  await expect(missing.result()).rejects.toMatchObject({
+    remote: { message: expect.stringContaining('no exported function "nope"') },
+  });
+});
+
+test('malformed frames sent at the scheduler port leave it serving', async () => {
+  const raw = new zmq.Dealer();
+  raw.connect(cluster.address);
+  await raw.send([Buffer.from('not json at all')]);
+  await raw.send([Buffer.from(JSON.stringify({ v: 1, ops: [{ t: 'submit', task: { key: 5 } }] }))]);
+  await raw.send([Buffer.from(JSON.stringify({ v: 99, ops: [] }))]);
+  await raw.send([Buffer.from(JSON.stringify({ v: 1, ops: [{ t: 'shutdown' }] }))]); // never said hello
+  await raw.send([]);
+  raw.close();
+  expect(await client.submit((x: number) => x + 1, 1).result()).toBe(2);
+});
+
+test('unknown interfaces are refused with ERR_INTERFACE_NOT_FOUND naming the choices', async () => {
+  await expect(LocalCluster.start({ nWorkers: 1, interface: 'ib9' })).rejects.toMatchObject({
+    code: 'ERR_INTERFACE_NOT_FOUND',
+    message: expect.stringMatching(/"ib9".*available: .*lo/),
+  });
+});
+
+test('a client for a scheduler that does not answer fails with ERR_TIMEOUT', async () => {
+  await expect(
+    Client.connect({ address: 'tcp://127.0.0.1:9', timeout: 300 }),
+  ).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+});
