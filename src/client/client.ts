@@ -47,6 +47,8 @@ export class Client implements FutureHost {
   private readonly workerWaiters: (() => void)[] = [];
   private readonly registry = new FinalizationRegistry<string>((key) => this.decref(key));
   private nextReq = 1;
+  private waits = 0;
+  private reading = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private closedReason: string | null = null;
   private welcomed!: () => void;
@@ -73,7 +75,7 @@ export class Client implements FutureHost {
     socket.routingId = c.id;
     socket.connect(options.address);
     const welcomed = new Promise<void>((r) => (c.welcomed = r));
-    void c.receive();
+    c.wake();
     c.outbox.post('', { t: 'hello-client', id: c.id, name: options.name ?? `pid-${process.pid}` });
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
@@ -101,9 +103,23 @@ export class Client implements FutureHost {
     return c;
   }
 
+  /**
+   * The scheduler's socket is read only while something waits on it (a result, a reply, workers,
+   * the welcome), so a script whose work is done can end: an idle client never keeps Node alive.
+   */
+  private demand(): number {
+    return this.waits + this.replies.size + this.workerWaiters.length + (this.schedulerId ? 0 : 1);
+  }
+
+  private wake(): void {
+    if (!this.reading && !this.closedReason) void this.receive();
+  }
+
   private async receive(): Promise<void> {
+    this.reading = true;
     try {
-      for await (const parts of this.socket) {
+      while (this.demand() > 0 && !this.closedReason) {
+        const parts = await this.socket.receive();
         let envs: Envelope[];
         try {
           envs = decode(parts);
@@ -115,6 +131,8 @@ export class Client implements FutureHost {
       }
     } catch (err) {
       if (!this.closedReason) log.debug(`client: ${(err as Error).message}`);
+    } finally {
+      this.reading = false;
     }
   }
 
@@ -170,6 +188,7 @@ export class Client implements FutureHost {
     ks.error = error;
     ks.inline = inline;
     ks.who = who;
+    this.waits -= ks.waiters.length;
     for (const w of ks.waiters.splice(0)) w();
   }
 
@@ -238,6 +257,8 @@ export class Client implements FutureHost {
   whenSettled(key: string): Promise<void> {
     const ks = this.keys.get(key);
     if (!ks || (ks.status !== 'pending' && ks.status !== 'lost')) return Promise.resolve();
+    this.waits += 1;
+    this.wake();
     return new Promise((r) => ks.waiters.push(r));
   }
 
@@ -304,6 +325,7 @@ export class Client implements FutureHost {
     return new Promise((resolve) => {
       this.replies.set(req, resolve);
       this.outbox.post('', { ...op, req } as Envelope['op']);
+      this.wake();
     });
   }
 
@@ -512,17 +534,30 @@ export class Client implements FutureHost {
   async waitForWorkers(n: number, options: { timeout?: number } = {}): Promise<void> {
     if (!Number.isInteger(n) || n < 0)
       throw new OptionError(`waitForWorkers(n): n must be a non-negative integer, got ${n}`);
+    let waiter: (() => void) | undefined;
+    let gaveUp = false;
     const reached = (async () => {
-      while (this.nWorkers < n) {
+      while (this.nWorkers < n && !gaveUp) {
         this.checkOpen();
-        await new Promise<void>((r) => this.workerWaiters.push(r));
+        await new Promise<void>((r) => {
+          waiter = r;
+          this.workerWaiters.push(r);
+          this.wake();
+        });
       }
     })();
     await withTimeout(
       reached,
       options.timeout,
       () => `only ${this.nWorkers} of ${n} workers connected after ${options.timeout} ms`,
-    );
+    ).catch((err: Error) => {
+      gaveUp = true;
+      const i = this.workerWaiters.indexOf(waiter!);
+      if (i >= 0) this.workerWaiters.splice(i, 1);
+      // A read may still be pending: a heartbeat's echo ends it, so the client goes idle.
+      if (this.demand() === 0) this.outbox.post('', { t: 'heartbeat' });
+      throw err;
+    });
   }
 
   /** The scheduler's address, id and workers. */

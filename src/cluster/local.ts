@@ -120,7 +120,10 @@ export class LocalCluster {
   close(): Promise<void> {
     this.closing ??= (async () => {
       const exited = [...this.children].map(
-        (c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r))),
+        (c) =>
+          new Promise((r) =>
+            c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r),
+          ),
       );
       await this.scheduler.close('local cluster closed');
       const timer = setTimeout(() => {

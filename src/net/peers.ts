@@ -12,11 +12,15 @@ interface Pending {
   resolve: (envs: Envelope[]) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
+  conn: Conn;
 }
 
 interface Conn {
   socket: zmq.Dealer;
   outbox: Outbox;
+  /** Requests waiting for their reply; the socket is read only while some are. */
+  waiting: number;
+  reading: boolean;
 }
 
 export class PeerTimeoutError extends Error {
@@ -25,7 +29,8 @@ export class PeerTimeoutError extends Error {
 
 /**
  * Request/reply to workers' data services (peer-to-peer transfers), one DEALER per peer address.
- * Replies are matched to requests by `req`; a request fails after `timeout` ms.
+ * Replies are matched to requests by `req`; a request fails after `timeout` ms. A socket is read
+ * only while a request on it waits, so an idle pool never keeps the process alive.
  */
 export class PeerPool {
   private conns = new Map<string, Conn>();
@@ -42,10 +47,15 @@ export class PeerPool {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(req);
+        conn.waiting -= 1;
+        // A peer that does not answer is presumed gone: closing its socket ends the read.
+        if (conn.waiting === 0) this.drop(address);
         reject(new PeerTimeoutError(`${this.name}: no reply from ${address} in ${timeout} ms`));
       }, timeout);
-      this.pending.set(req, { envs: [], resolve, reject, timer });
+      this.pending.set(req, { envs: [], resolve, reject, timer, conn });
+      conn.waiting += 1;
       conn.outbox.post('', { ...op, req } as Op, frames);
+      if (!conn.reading) void this.receive(address, conn);
     });
   }
 
@@ -54,16 +64,23 @@ export class PeerPool {
     if (!c) {
       const socket = dealer();
       socket.connect(address);
-      c = { socket, outbox: new Outbox(socket, false, `${this.name}->${address}`) };
+      c = {
+        socket,
+        outbox: new Outbox(socket, false, `${this.name}->${address}`),
+        waiting: 0,
+        reading: false,
+      };
       this.conns.set(address, c);
-      void this.receive(address, socket);
     }
     return c;
   }
 
-  private async receive(address: string, socket: zmq.Dealer): Promise<void> {
+  private async receive(address: string, conn: Conn): Promise<void> {
+    const socket = conn.socket;
+    conn.reading = true;
     try {
-      for await (const parts of socket) {
+      while (conn.waiting > 0) {
+        const parts = await socket.receive();
         let envs: Envelope[];
         try {
           envs = decode(parts);
@@ -78,6 +95,7 @@ export class PeerPool {
           p.envs.push(env);
           if (TERMINAL.has(env.op.t)) {
             this.pending.delete(req!);
+            p.conn.waiting -= 1;
             clearTimeout(p.timer);
             p.resolve(p.envs);
           }
@@ -85,6 +103,8 @@ export class PeerPool {
       }
     } catch (err) {
       if (!this.closed && !socket.closed) log.debug(`${this.name}: ${(err as Error).message}`);
+    } finally {
+      conn.reading = false;
     }
   }
 

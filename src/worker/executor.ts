@@ -36,15 +36,17 @@ async function run(t: ThreadTask): Promise<{ result: ThreadResult; transfer: Arr
     const args = unpack(t.args, (k) => depValues.get(k)) as unknown[];
     const value = await fn(...args);
     const frames = pack(value);
-    const transfer: ArrayBuffer[] = [];
+    // Large results move to the main thread without a copy: their memory is transferred (a
+    // structured clone of a view would copy its whole backing store once per frame).
+    const transfer = new Set<ArrayBuffer>();
     for (const f of frames) {
-      if (f.byteOffset === 0 && f.byteLength === f.buffer.byteLength && f.byteLength >= 1 << 20) {
-        transfer.push(f.buffer as ArrayBuffer);
+      if (f.buffer.byteLength >= 1 << 20 && !(f.buffer instanceof SharedArrayBuffer)) {
+        transfer.add(f.buffer as ArrayBuffer);
       }
     }
     return {
       result: { key: t.key, frames, duration: (performance.now() - start) / 1000 },
-      transfer,
+      transfer: [...transfer],
     };
   } catch (err) {
     return {

@@ -44,6 +44,9 @@ export class Worker {
   private lastHeard = Date.now();
   private closing = false;
   private resolveClosed!: (reason: string) => void;
+  private resolveRegistered!: () => void;
+  /** Resolves once the scheduler has accepted this worker. */
+  readonly registered = new Promise<void>((r) => (this.resolveRegistered = r));
   /** Resolves with the reason once the worker has stopped. */
   readonly closed = new Promise<string>((r) => (this.resolveClosed = r));
   address = '';
@@ -164,6 +167,8 @@ export class Worker {
         void this.close(op.reason, 0);
         return;
       case 'registered':
+        this.resolveRegistered();
+        return;
       case 'heartbeat':
         return;
     }

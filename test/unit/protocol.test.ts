@@ -83,3 +83,13 @@ test('futures become placeholders resolved by the receiver', () => {
   });
   expect(unpack(frames, (k) => k.toUpperCase())).toEqual(['A', { deep: ['B'] }]);
 });
+
+test('buffers over 16 MiB are cut into 16 MiB frames and joined again', () => {
+  const big = Buffer.alloc(40 * 2 ** 20);
+  big[big.length - 1] = 9;
+  const frames = pack(big);
+  expect(frames.slice(1).map((f) => f.length)).toEqual([16 * 2 ** 20, 16 * 2 ** 20, 8 * 2 ** 20]);
+  const out = unpack(frames) as Buffer;
+  expect(out.length).toBe(big.length);
+  expect(out[out.length - 1]).toBe(9);
+});

@@ -1,0 +1,85 @@
+'use strict';
+// npm run bench: figures for the README, each next to its floor measured in this same run.
+const os = require('node:os');
+const { Client, LocalCluster } = require('../dist');
+const zmqFloor = require('./zmq-floor');
+
+const ms = (x) => `${x.toFixed(3)} ms`;
+
+async function runtime() {
+  const cluster = await LocalCluster.start({ nWorkers: 4, threadsPerWorker: 1 });
+  const client = await Client.connect(cluster);
+  const out = {};
+  const n = 10_000;
+  const rates = [];
+  for (let rep = 0; rep < 3; rep++) {
+    const t = process.hrtime.bigint();
+    const fs = client.map(
+      (x) => x,
+      Array.from({ length: n }, (_, i) => i),
+    );
+    const r = await client.gather(fs);
+    if (r.length !== n || r[n - 1] !== n - 1) throw new Error('wrong results');
+    rates.push(n / (Number(process.hrtime.bigint() - t) / 1e9));
+  }
+  out.tasksPerSec = Math.max(...rates);
+  const lat = [];
+  for (let i = 0; i < 500; i++) {
+    const t = process.hrtime.bigint();
+    await client.submit((x) => x, i).result();
+    lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  lat.sort((a, b) => a - b);
+  out.rttMs = lat[lat.length >> 1];
+  const bytes = 256 * 2 ** 20;
+  const big = client.submit((n) => Buffer.alloc(n, 1), bytes);
+  await client.wait([big]);
+  const t = process.hrtime.bigint();
+  const b = await big.result();
+  const secs = Number(process.hrtime.bigint() - t) / 1e9;
+  if (b.length !== bytes) throw new Error('wrong size');
+  out.gatherMiBps = bytes / 2 ** 20 / secs;
+  await client.close();
+  await cluster.close();
+  return out;
+}
+
+async function main() {
+  const extra = process.argv.slice(2);
+  console.log(
+    `mpi-cluster benchmark on ${os.cpus().length} cores (${os.cpus()[0].model}), node ${process.version}`,
+  );
+  const floor = await zmqFloor();
+  const r = await runtime();
+  const rows = [
+    [
+      'map+gather, 10,000 no-op tasks, 4 workers',
+      `${Math.round(r.tasksPerSec)} tasks/s`,
+      '>= 20,000',
+      '~800 (dask.distributed)',
+    ],
+    [
+      'submit -> result round trip, median',
+      ms(r.rttMs),
+      '<= 0.5 ms',
+      `raw ZeroMQ RTT ${ms(floor.rttMs)}`,
+    ],
+    [
+      'one 256 MiB result gathered',
+      `${Math.round(r.gatherMiBps)} MiB/s`,
+      '>= 600 MiB/s',
+      `raw ZeroMQ ${Math.round(floor.mibPerSec)} MiB/s`,
+    ],
+  ];
+  if (extra.includes('--mpi') || process.env.BENCH_MPI) {
+    const mpi = require('./mpi');
+    rows.push(...(await mpi()));
+  }
+  console.log('\n| measure | mpi-cluster | target | floor / peer |\n|---|---|---|---|');
+  for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
