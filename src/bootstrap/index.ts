@@ -1,0 +1,1 @@
+export { initialize, sendCloseSignal, type InitializeOptions } from './initialize';
