@@ -63,14 +63,23 @@ async function runFileMode(o: Opts): Promise<void> {
   mpi.init();
   const comm = mpi.world();
   const hosts = (await comm.allgather(Buffer.from(os.hostname()))).map((b) => b.toString());
-  const host = o.interface ? undefined : hosts.every((h) => h === hosts[0]) ? '127.0.0.1' : hostFor({});
+  const host = o.interface
+    ? undefined
+    : hosts.every((h) => h === hosts[0])
+      ? '127.0.0.1'
+      : hostFor({});
   const file = o.schedulerFile!;
   let address: string;
   const abort = (err: unknown): never =>
-    comm.abort(1, `mpi-init: rank ${comm.rank} on ${os.hostname()}: [${(err as { code?: string }).code ?? 'ERR_BOOTSTRAP'}] ${(err as Error).message}`);
+    comm.abort(
+      1,
+      `mpi-init: rank ${comm.rank} on ${os.hostname()}: [${(err as { code?: string }).code ?? 'ERR_BOOTSTRAP'}] ${(err as Error).message}`,
+    );
   if (o.scheduler) {
     if (comm.rank === 0) {
-      const s = await Scheduler.start({ interface: o.interface, host, schedulerFile: file }).catch(abort);
+      const s = await Scheduler.start({ interface: o.interface, host, schedulerFile: file }).catch(
+        abort,
+      );
       await comm.bcast(Buffer.from(s.address), 0);
       process.stdout.write(`scheduler at ${s.address}, file ${file}\n`);
       await s.closed;
@@ -110,18 +119,27 @@ async function runFileMode(o: Opts): Promise<void> {
 
 export function mpiInitCommand(): Command {
   return new Command('mpi-init')
-    .description('Start an mpi-cluster from one MPI launch (mpirun / srun): scheduler, client script and workers.')
+    .description(
+      'Start an mpi-cluster from one MPI launch (mpirun / srun): scheduler, client script and workers.',
+    )
     .usage('[options] [script.js [args...]]')
     .argument('[script]', 'script to run on rank 1 as the client (uses initialize() to get it)')
     .argument('[args...]', 'arguments for the script')
-    .option('--scheduler-file <file>', 'no client rank: rank 0 scheduler writes this file, other ranks are workers')
+    .option(
+      '--scheduler-file <file>',
+      'no client rank: rank 0 scheduler writes this file, other ranks are workers',
+    )
     .option('--no-scheduler', 'with --scheduler-file: every rank is a worker joining that cluster')
     .option('--interface <name>', 'network interface for cluster traffic, e.g. ib0')
     .option('--nthreads <n>', 'threads per worker', intOption('--nthreads', 1))
     .option('--memory-limit <limit>', "per worker: 'auto', bytes, 4GB, or a fraction")
     .option('--local-directory <dir>', 'scratch directory for workers')
     .option('--name <prefix>', 'worker name prefix (names are PREFIX + rank)')
-    .addOption(new Option('--timeout <seconds>', 'wait this long for workers / the scheduler').argParser(positiveNumber('--timeout')).default(60))
+    .addOption(
+      new Option('--timeout <seconds>', 'wait this long for workers / the scheduler')
+        .argParser(positiveNumber('--timeout'))
+        .default(60),
+    )
     .passThroughOptions()
     .addHelpText(
       'after',
@@ -134,12 +152,18 @@ Examples:
     )
     .action(async (script: string | undefined, args: string[], o: Opts) => {
       try {
-        if (!o.scheduler && !o.schedulerFile) throw new OptionError('--no-scheduler needs --scheduler-file FILE');
+        if (!o.scheduler && !o.schedulerFile)
+          throw new OptionError('--no-scheduler needs --scheduler-file FILE');
         if (o.schedulerFile) {
-          if (script) throw new OptionError(`with --scheduler-file there is no client rank: leave out "${script}"`);
+          if (script)
+            throw new OptionError(
+              `with --scheduler-file there is no client rank: leave out "${script}"`,
+            );
           await runFileMode(o);
         } else if (!script) {
-          throw new OptionError('give a script to run as the client (mpi-init script.js), or --scheduler-file FILE');
+          throw new OptionError(
+            'give a script to run as the client (mpi-init script.js), or --scheduler-file FILE',
+          );
         } else await runScript(script, args, o);
       } catch (err) {
         if (mpi.available() && mpi.initialized() && !mpi.finalized()) {
@@ -152,5 +176,7 @@ Examples:
 }
 
 if (require.main === module) {
-  mpiInitCommand().parseAsync().catch((err) => fail(err, 2));
+  mpiInitCommand()
+    .parseAsync()
+    .catch((err) => fail(err, 2));
 }

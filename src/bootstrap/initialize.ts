@@ -43,21 +43,27 @@ let started: Promise<Client | null> | null = null;
 let theClient: Client | null = null;
 
 function check(o: InitializeOptions): void {
-  if (typeof o !== 'object' || o === null) throw new OptionError('initialize(options): options must be an object');
+  if (typeof o !== 'object' || o === null)
+    throw new OptionError('initialize(options): options must be an object');
   for (const k of Object.keys(o)) {
-    if (!KNOWN.includes(k)) throw new OptionError(`unknown initialize option "${k}"; known: ${KNOWN.join(', ')}`);
+    if (!KNOWN.includes(k))
+      throw new OptionError(`unknown initialize option "${k}"; known: ${KNOWN.join(', ')}`);
   }
   if (o.timeout !== undefined && !(typeof o.timeout === 'number' && o.timeout > 0)) {
     throw new OptionError(`timeout must be a positive number of ms, got ${o.timeout}`);
   }
-  if (o.exit !== undefined && typeof o.exit !== 'boolean') throw new OptionError('exit must be true or false');
+  if (o.exit !== undefined && typeof o.exit !== 'boolean')
+    throw new OptionError('exit must be true or false');
 }
 
 /** Ends the job on a bootstrap failure: one clear line, then MPI_Abort, so no rank can hang. */
 function abortJob(comm: Communicator, err: unknown): never {
   const e = err as { code?: string; message?: string };
   const where = `rank ${comm.rank} of ${comm.size} on ${os.hostname()}`;
-  comm.abort(1, `mpi-cluster: ${where}: bootstrap failed [${e.code ?? 'ERR_BOOTSTRAP'}]: ${e.message ?? String(err)}`);
+  comm.abort(
+    1,
+    `mpi-cluster: ${where}: bootstrap failed [${e.code ?? 'ERR_BOOTSTRAP'}]: ${e.message ?? String(err)}`,
+  );
 }
 
 /**
@@ -170,7 +176,10 @@ function finish(exit: boolean): Promise<null> {
 /** Shuts the cluster down from the client rank (dask-mpi's send_close_signal). */
 export async function sendCloseSignal(): Promise<void> {
   if (!theClient) {
-    throw new ClusterError('ERR_BOOTSTRAP', 'sendCloseSignal() works on the client rank after initialize()');
+    throw new ClusterError(
+      'ERR_BOOTSTRAP',
+      'sendCloseSignal() works on the client rank after initialize()',
+    );
   }
   await theClient.shutdown();
 }

@@ -26,7 +26,14 @@ export function installExitHandlers(): () => void {
     else native.abort(0, code);
   };
   const fatal = (kind: string, error: unknown): void => {
-    const text = error instanceof Error && error.stack ? error.stack : inspect(error);
+    // Our own errors carry a code and a message that says what to do: no stack for those.
+    const code = (error as { code?: unknown })?.code;
+    const ours = error instanceof Error && typeof code === 'string' && code.startsWith('ERR_');
+    const text = ours
+      ? `[${code}] ${error.message}`
+      : error instanceof Error && error.stack
+        ? error.stack
+        : inspect(error);
     // Synchronous write: MPI_Abort kills the process right after.
     writeSync(2, `mpi-cluster: ${who()}: ${kind}: ${text}\n`);
     if (active()) {

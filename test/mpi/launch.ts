@@ -157,6 +157,17 @@ export function runMpi(
   return run(flavour.launcher, flavour.args(np, command), cleanEnv(flavour, env), timeoutMs);
 }
 
+/** `<launcher> -np <np> <command...>` for any command (bootstrap and mpi-init tests). */
+export function runMpiCommand(
+  flavour: Flavour,
+  np: number,
+  command: string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Run> {
+  const { env = {}, timeoutMs = 60_000 } = options;
+  return run(flavour.launcher, flavour.args(np, command), cleanEnv(flavour, env), timeoutMs);
+}
+
 /** `node fixtures/<script>` without a launcher (an MPI singleton). */
 export function runNode(
   flavour: Flavour,

@@ -1,0 +1,132 @@
+import * as path from 'node:path';
+import { describeFlavours, runMpiCommand, type Run } from '../mpi/launch';
+
+const FIX = path.join(__dirname, 'fixtures');
+const INIT = path.resolve(__dirname, '..', '..', 'dist', 'mpi-init.js');
+const node = process.execPath;
+
+const line = (r: Run, prefix: string) => r.stdout.find((l) => l.text.startsWith(prefix));
+const show = (r: Run) =>
+  `code ${r.code}\nstdout:\n${r.stdout.map((l) => l.text).join('\n')}\nstderr:\n${r.stderr}`;
+
+describeFlavours('initialize() and mpi-init', (flavour) => {
+  test.each([3, 4, 8])(
+    '%i ranks via mpi-init: results, np-2 workers, exit 0, nothing on stderr',
+    async (np) => {
+      const r = await runMpiCommand(flavour, np, [
+        node,
+        INIT,
+        '--interface',
+        'lo',
+        path.join(FIX, 'script.js'),
+      ]);
+      expect(line(r, 'RESULT')?.text).toMatch(
+        new RegExp(`^RESULT \\[1,4,9,16\\] WORKERS ${np - 2} ADDRESS tcp://127\\.0\\.0\\.1:\\d+$`),
+      );
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe('');
+      // The job ends right after the script does (bench measures how fast; here: no hang).
+      expect(r.exitedAt - line(r, 'END')!.at).toBeLessThan(3000);
+    },
+  );
+
+  test('initialize() in the script itself, without mpi-init', async () => {
+    const r = await runMpiCommand(flavour, 4, [node, path.join(FIX, 'script.js')]);
+    expect(line(r, 'RESULT')?.text).toMatch(/WORKERS 2/);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+  });
+
+  test.each([
+    ['throw', 1],
+    ['reject', 1],
+    ['exit3', 3],
+  ])(
+    'a script that does "%s" ends the whole job with code %i within 5 s',
+    async (behaviour, code) => {
+      const r = await runMpiCommand(
+        flavour,
+        4,
+        [node, INIT, '--interface', 'lo', path.join(FIX, 'script.js')],
+        {
+          env: { BEHAVIOUR: behaviour },
+        },
+      );
+      expect(line(r, 'END')).toBeDefined();
+      if (flavour.name === 'openmpi') expect(r.code).toBe(code);
+      else expect(r.code).not.toBe(0);
+      expect(r.exitedAt - line(r, 'END')!.at).toBeLessThan(5000);
+    },
+  );
+
+  test('an unknown interface ends every rank within 5 s, naming the interface', async () => {
+    const t = Date.now();
+    const r = await runMpiCommand(
+      flavour,
+      4,
+      [node, INIT, '--interface', 'nosuch0', path.join(FIX, 'script.js')],
+      {
+        timeoutMs: 20_000,
+      },
+    );
+    expect(r.timedOut).toBe(false);
+    expect(r.code).not.toBe(0);
+    expect(r.exitedAt - t).toBeLessThan(10_000);
+    if (flavour.forwardsStderrBeforeAbort)
+      expect(r.stderr).toMatch(/ERR_INTERFACE_NOT_FOUND\].*"nosuch0"/);
+  });
+
+  test('two ranks are too few: ERR_WORLD_TOO_SMALL says how many are needed', async () => {
+    const r = await runMpiCommand(flavour, 2, [node, path.join(FIX, 'script.js')], {
+      timeoutMs: 20_000,
+    });
+    expect(r.code).not.toBe(0);
+    if (flavour.forwardsStderrBeforeAbort)
+      expect(r.stderr).toMatch(/ERR_WORLD_TOO_SMALL.*at least 3 MPI ranks/);
+  });
+
+  test('a worker rank that dies mid-run ends the job, no hang', async () => {
+    const r = await runMpiCommand(
+      flavour,
+      4,
+      [node, INIT, '--interface', 'lo', path.join(FIX, 'script.js')],
+      {
+        env: { BEHAVIOUR: 'kill-worker' },
+        timeoutMs: 30_000,
+      },
+    );
+    expect(r.timedOut).toBe(false);
+    expect(r.code).not.toBe(0);
+    expect(r.exitedAt - line(r, 'END')!.at).toBeLessThan(10_000);
+  });
+
+  test('exit: false resolves null on scheduler and workers once the client sends the close signal', async () => {
+    const r = await runMpiCommand(flavour, 4, [node, path.join(FIX, 'exit-false.js')]);
+    expect(r.code).toBe(0);
+    expect(line(r, 'CLIENT 1')?.text).toBe('CLIENT 1 42');
+    const after = r.stdout
+      .filter((l) => l.text.startsWith('AFTER'))
+      .map((l) => l.text)
+      .sort();
+    expect(after).toEqual(['AFTER 0 null', 'AFTER 2 null', 'AFTER 3 null']);
+  });
+
+  test('a sub-communicator: ranks outside it stay out of the cluster', async () => {
+    const r = await runMpiCommand(flavour, 5, [node, path.join(FIX, 'subcomm.js')]);
+    expect(line(r, 'SUBCOMM')?.text).toBe('SUBCOMM workers=2 size=4');
+    expect(line(r, 'OUTSIDE')?.text).toBe('OUTSIDE 4');
+    expect(r.code).toBe(0);
+  });
+});
+
+test('mpi-init --help shows both modes with examples; a wrong use exits 2 with a clear message', async () => {
+  const { runCli } = await import('../helpers/cluster');
+  const help = await runCli('mpi-init.js', ['--help']);
+  expect(help.code).toBe(0);
+  expect(help.stdout).toMatch(
+    /--scheduler-file[\s\S]*--no-scheduler[\s\S]*--interface[\s\S]*Examples:/,
+  );
+  const bad = await runCli('mpi-init.js', ['--no-scheduler']);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toMatch(/--no-scheduler needs --scheduler-file/);
+});
