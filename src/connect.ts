@@ -7,7 +7,7 @@ export type ConnectTarget =
   | undefined
   | string
   | LocalCluster
-  | { schedulerFile: string; timeout?: number }
+  | { schedulerFile: string; timeout?: number; notBefore?: number }
   | { address: string; timeout?: number }
   | { local: LocalClusterOptions };
 
@@ -15,7 +15,8 @@ export type ConnectTarget =
  * Connects a client:
  * - `connect()` starts a LocalCluster (closed with the client);
  * - `connect('tcp://10.0.0.5:40123')` joins a running scheduler;
- * - `connect({ schedulerFile: 'sched.json' })` waits for the file and joins;
+ * - `connect({ schedulerFile: 'sched.json' })` waits for the file and joins (`notBefore`: ignore a
+ *   file written before that time, ms since the epoch, e.g. one an earlier job left);
  * - `connect(cluster)` joins a LocalCluster you started.
  */
 export async function connect(target?: ConnectTarget): Promise<Client> {
@@ -36,7 +37,10 @@ export async function connect(target?: ConnectTarget): Promise<Client> {
   }
   if (typeof target === 'object' && target !== null) {
     if ('schedulerFile' in target) {
-      const f = await readSchedulerFile(target.schedulerFile, { timeout: target.timeout });
+      const f = await readSchedulerFile(target.schedulerFile, {
+        timeout: target.timeout,
+        notBefore: target.notBefore,
+      });
       return Client.open({ address: f.address, timeout: target.timeout });
     }
     if ('address' in target) return Client.open(target);

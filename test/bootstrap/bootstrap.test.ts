@@ -6,8 +6,6 @@ const INIT = path.resolve(__dirname, '..', '..', 'dist', 'mpi-init.js');
 const node = process.execPath;
 
 const line = (r: Run, prefix: string) => r.stdout.find((l) => l.text.startsWith(prefix));
-const show = (r: Run) =>
-  `code ${r.code}\nstdout:\n${r.stdout.map((l) => l.text).join('\n')}\nstderr:\n${r.stderr}`;
 
 describeFlavours('initialize() and mpi-init', (flavour) => {
   test.each([3, 4, 8])(
@@ -129,4 +127,60 @@ test('mpi-init --help shows both modes with examples; a wrong use exits 2 with a
   const bad = await runCli('mpi-init.js', ['--no-scheduler']);
   expect(bad.code).toBe(2);
   expect(bad.stderr).toMatch(/--no-scheduler needs --scheduler-file/);
+});
+
+describeFlavours('mpi-init --scheduler-file', (flavour) => {
+  test('rank 0 scheduler + worker ranks; --no-scheduler ranks join; a client elsewhere uses the file', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const { Client } = await import('../../src');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpi-init-file-'));
+    const file = path.join(dir, 'sched.json');
+    // A stale file from an earlier run must not mislead the workers.
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ address: 'tcp://127.0.0.1:9', id: 'stale', started: 0 }),
+    );
+    const job = runMpiCommand(flavour, 3, [
+      node,
+      INIT,
+      '--scheduler-file',
+      file,
+      '--interface',
+      'lo',
+    ]);
+    const client = await Client.connect({
+      schedulerFile: file,
+      timeout: 20_000,
+      notBefore: Date.now() - 1000,
+    });
+    try {
+      await client.waitForWorkers(2, { timeout: 20_000 });
+      const more = runMpiCommand(flavour, 2, [
+        node,
+        INIT,
+        '--scheduler-file',
+        file,
+        '--no-scheduler',
+        '--interface',
+        'lo',
+        '--name',
+        'extra-',
+      ]);
+      await client.waitForWorkers(4, { timeout: 20_000 });
+      const names = Object.values((await client.schedulerInfo()).workers)
+        .map((w) => w.name)
+        .sort();
+      expect(names).toEqual(['1', '2', 'extra-0', 'extra-1']);
+      expect(await client.gather(client.map((x: number) => -x, [1, 2, 3]))).toEqual([-1, -2, -3]);
+      await client.shutdown();
+      const [a, b] = await Promise.all([job, more]);
+      expect([a.code, b.code]).toEqual([0, 0]);
+      expect(a.stderr + b.stderr).toBe('');
+      expect(fs.existsSync(file)).toBe(false);
+    } finally {
+      await client.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
