@@ -15,7 +15,9 @@ async function main() {
   );
   const squares = await client.gather(futures);
   console.log(squares.join(' '));
-  console.log(`16 tasks on ${Object.keys((await client.schedulerInfo()).workers).length} workers in ${((Date.now() - start) / 1000).toFixed(2)} s`);
+  console.log(
+    `16 tasks on ${Object.keys((await client.schedulerInfo()).workers).length} workers in ${((Date.now() - start) / 1000).toFixed(2)} s`,
+  );
 }
 
 main();

@@ -17,9 +17,16 @@ export interface ClientOptions {
   name?: string;
 }
 
-type Args<F> = F extends (...args: infer A) => unknown
-  ? { [I in keyof A]: A[I] | Future<A[I]> }
-  : unknown[];
+/** A value, or a Future of it, also inside arrays and plain objects (futures are dependencies). */
+type Deep<T> =
+  | T
+  | Future<T>
+  | (T extends readonly unknown[]
+      ? { [I in keyof T]: Deep<T[I]> }
+      : T extends Record<string, unknown>
+        ? { [K in keyof T]: Deep<T[K]> }
+        : never);
+type Args<F> = F extends (...args: infer A) => unknown ? { [I in keyof A]: Deep<A[I]> } : unknown[];
 type Ret<F> = F extends (...args: never[]) => infer R ? Awaited<R> : unknown;
 
 const HEARTBEAT_MS = 2000;

@@ -24,7 +24,7 @@ test('a task error comes back with its remote stack and worker, and fails every 
     code: 'ERR_TASK_FAILED',
     remote: { name: 'RangeError', message: 'bad input 4' },
   });
-  expect((err as { remote: { worker: string } }).remote.worker).toMatch(/^local-/);
+  expect((err as unknown as { remote: { worker: string } }).remote.worker).toMatch(/^local-/);
   expect(err!.stack).toMatch(/remote stack[\s\S]*explode/);
   await expect(dependent.result()).rejects.toMatchObject({ remote: { message: 'bad input 4' } });
 });
