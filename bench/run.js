@@ -71,7 +71,7 @@ async function main() {
       `raw ZeroMQ ${Math.round(floor.mibPerSec)} MiB/s`,
     ],
   ];
-  if (extra.includes('--mpi') || process.env.BENCH_MPI) {
+  if (!extra.includes('--no-mpi')) {
     const mpi = require('./mpi');
     rows.push(...(await mpi()));
   }

@@ -1,4 +1,4 @@
-import * as acorn from 'acorn';
+import type * as acorn from 'acorn';
 
 /**
  * Finds the names a function's source refers to but does not define itself: free variables that
@@ -18,16 +18,18 @@ function isGlobal(name: string): boolean {
 
 /** Parses a function's `toString()` as an expression (also method shorthand). */
 export function parseFunction(source: string): Node {
+  // Loaded on first use: worker and scheduler ranks never parse functions.
+  const { parse } = require('acorn') as typeof acorn;
   const opts: acorn.Options = {
     ecmaVersion: 'latest',
     sourceType: 'script',
     allowAwaitOutsideFunction: true,
   };
   try {
-    const prog = acorn.parse(`(${source})`, opts) as unknown as Node;
+    const prog = parse(`(${source})`, opts) as unknown as Node;
     return ((prog.body as Node[])[0] as Node).expression as Node;
   } catch {
-    const prog = acorn.parse(`({ ${source} })`, opts) as unknown as Node;
+    const prog = parse(`({ ${source} })`, opts) as unknown as Node;
     const obj = ((prog.body as Node[])[0] as Node).expression as Node;
     return ((obj.properties as Node[])[0] as Node).value as Node;
   }

@@ -68,6 +68,10 @@ function missingMessage(flavour: Flavour, file: string, isBuilt: (f: Flavour) =>
 function disableUcxMemoryHooks(): void {
   process.env.UCX_MEM_MALLOC_HOOKS ??= 'no';
   process.env.UCX_MEM_EVENTS ??= 'no';
+  // mpi-cluster moves task data over ZeroMQ; MPI only carries a few bytes at start-up. Open MPI's
+  // ob1 PML skips probing UCX, which costs about 0.25 s per job here. Unset only: users who run
+  // their own heavy MPI traffic in the same ranks set OMPI_MCA_pml themselves (e.g. ucx).
+  process.env.OMPI_MCA_pml ??= 'ob1';
 }
 
 let loaded: { addon: NativeAddon; flavour: Flavour } | undefined;
