@@ -7,4 +7,5 @@ module.exports = {
   testTimeout: 60000,
   // Integration tests start real processes; two cores do not want them all at once.
   maxWorkers: 2,
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
 };
