@@ -162,6 +162,6 @@ if ! timeout 30 srun -N "$NN" -n "$NT" true; then
   tail -n 5 "$C"/log/*.out >&2
   exit 1
 fi
-[ -n "${T0:-}" ] && printf 'slurm-up: %s ready: daemons started -> "srun -N%s -n%s true" ok in %.2f s\n' \
-  "$NODELIST" "$NN" "$NT" "$(echo "$(date +%s.%N) - $T0" | bc)"
+[ -n "${T0:-}" ] && printf 'slurm-up: %s ready: daemons started -> "srun -N%s -n%s true" ok in %s s\n' \
+  "$NODELIST" "$NN" "$NT" "$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')"
 echo "slurm-up: export SLURM_CONF=$SLURM_CONF   (or: . $RECIPE/env.sh)"
