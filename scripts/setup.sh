@@ -48,8 +48,11 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-step "installing npm dependencies (npm ci)"
-npm ci --no-audit --no-fund
+step "installing npm dependencies (npm install, as locked)"
+# Not `npm ci`: npm 11 writes lock entries only for this platform's optional packages (jest's
+# unrs-resolver bindings) and `npm ci` then refuses the lock as out of sync. `npm install` with
+# the lock installs the same versions and leaves package-lock.json unchanged.
+npm install --no-audit --no-fund
 
 step "building the native MPI binding for every MPI flavour found"
 node scripts/build-native.js --all
