@@ -27,6 +27,15 @@ type Deep<T> =
         ? { [K in keyof T]: Deep<T[K]> }
         : never);
 type Args<F> = F extends (...args: infer A) => unknown ? { [I in keyof A]: Deep<A[I]> } : unknown[];
+/** What gather returns for a structure of futures: the same shape with each Future's value. */
+export type Gathered<T> =
+  T extends Future<infer R>
+    ? R
+    : T extends readonly unknown[]
+      ? { [I in keyof T]: Gathered<T[I]> }
+      : T extends Record<string, unknown>
+        ? { [K in keyof T]: Gathered<T[K]> }
+        : T;
 type Ret<F> = F extends (...args: never[]) => infer R ? Awaited<R> : unknown;
 
 const HEARTBEAT_MS = 2000;
@@ -416,10 +425,10 @@ export class Client implements FutureHost {
   }
 
   /** Results of futures, also inside nested arrays and plain objects, in the same shape. */
-  async gather<T>(futures: T): Promise<unknown> {
+  async gather<T>(futures: T): Promise<Gathered<T>> {
     const fs = collectFutures(futures);
     const values = await this.fetchResults(fs.map((f) => f.key));
-    return substitute(futures, values);
+    return substitute(futures, values) as Gathered<T>;
   }
 
   /**
