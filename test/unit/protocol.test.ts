@@ -28,6 +28,32 @@ test.each([
     ],
   ],
   [
+    'a frame outside the blob',
+    [
+      Buffer.from(
+        JSON.stringify({
+          v: PROTOCOL_VERSION,
+          ops: [{ t: 'data', req: 1, key: 'k', nf: 1 }],
+          f: [[0, 9]],
+        }),
+      ),
+      Buffer.from('x'),
+    ],
+  ],
+  [
+    'a part named twice',
+    [
+      Buffer.from(
+        JSON.stringify({
+          v: PROTOCOL_VERSION,
+          ops: [{ t: 'data', req: 1, key: 'k', nf: 2 }],
+          f: [1, 1],
+        }),
+      ),
+      Buffer.alloc(5000),
+    ],
+  ],
+  [
     'frames left over',
     [Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, ops: [] })), Buffer.from('x')],
   ],
@@ -41,6 +67,19 @@ test.each([
   ],
 ])('decode refuses a message with %s, with code ERR_PROTOCOL', (_what, parts) => {
   expect(() => decode(parts)).toThrow(expect.objectContaining({ code: 'ERR_PROTOCOL' }));
+});
+
+test('small frames share one part, large ones keep their own, and all come back in order', () => {
+  const big = Buffer.alloc(10_000, 2);
+  const parts = encode([
+    { op: { t: 'data', req: 1, key: 'a', nf: 2 }, frames: [Buffer.from('x'), big] },
+    { op: { t: 'data', req: 2, key: 'b', nf: 1 }, frames: [Buffer.from('yz')] },
+  ]);
+  expect(parts).toHaveLength(3); // header, the large frame, the blob of small ones
+  expect(parts[1]).toBe(big);
+  const envs = decode(parts);
+  expect(envs[0].frames.map((f) => f.length)).toEqual([1, 10_000]);
+  expect(envs[1].frames[0].toString()).toBe('yz');
 });
 
 test('large buffers travel as their own frames and come back as the same types', () => {
