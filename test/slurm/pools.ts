@@ -4,7 +4,8 @@
  * which reaches the emulated hosts' ib0 through the lab's bridge.
  */
 import * as path from 'node:path';
-import { Client } from '../../src';
+// The CLIs in the jobs run dist/; the client here runs the same build.
+import { Client } from '../../dist';
 import { until, type Lab } from './lab';
 
 export interface Session {

@@ -3,7 +3,7 @@
  * works; it is treated like a lost worker and nothing the client asked for is lost.
  * Slurm counts --time in whole minutes and checks limits on a timer, so this takes 1-2 minutes.
  */
-import type { Future } from '../../src';
+import type { Future } from '../../dist';
 import { describeLab, until, type Lab } from './lab';
 import { slowSquare, startSession } from './pools';
 
