@@ -168,7 +168,7 @@ Examples:
       } catch (err) {
         if (mpi.available() && mpi.initialized() && !mpi.finalized()) {
           const e = err as { code?: string; message?: string };
-          mpi.world().abort(1, `mpi-init: [${e.code ?? 'ERR_BOOTSTRAP'}] ${e.message}`);
+          mpi.world().abort(1, `mpi-init [${e.code ?? 'ERR_BOOTSTRAP'}]: ${e.message}`);
         }
         fail(err, 2);
       }

@@ -59,10 +59,9 @@ function check(o: InitializeOptions): void {
 /** Ends the job on a bootstrap failure: one clear line, then MPI_Abort, so no rank can hang. */
 function abortJob(comm: Communicator, err: unknown): never {
   const e = err as { code?: string; message?: string };
-  const where = `rank ${comm.rank} of ${comm.size} on ${os.hostname()}`;
   comm.abort(
     1,
-    `mpi-cluster: ${where}: bootstrap failed [${e.code ?? 'ERR_BOOTSTRAP'}]: ${e.message ?? String(err)}`,
+    `bootstrap failed on ${os.hostname()} [${e.code ?? 'ERR_BOOTSTRAP'}]: ${e.message ?? String(err)}`,
   );
 }
 
