@@ -270,6 +270,29 @@ export class Client implements FutureHost {
     this.decref(key);
   }
 
+  /**
+   * Resolves once every key has settled: one promise for the lot, not one per key (a gather of
+   * 10,000 futures would otherwise allocate and chain 10,000 promises).
+   */
+  private allSettled(keys: string[]): Promise<void> {
+    let remaining = 0;
+    let done!: () => void;
+    const p = new Promise<void>((r) => (done = r));
+    const one = () => {
+      if (--remaining === 0) done();
+    };
+    for (const key of keys) {
+      const ks = this.keys.get(key);
+      if (!ks || (ks.status !== 'pending' && ks.status !== 'lost')) continue;
+      remaining += 1;
+      this.waits += 1;
+      ks.waiters.push(one);
+    }
+    if (remaining === 0) return Promise.resolve();
+    this.wake();
+    return p;
+  }
+
   whenSettled(key: string): Promise<void> {
     const ks = this.keys.get(key);
     if (!ks || (ks.status !== 'pending' && ks.status !== 'lost')) return Promise.resolve();
@@ -288,7 +311,7 @@ export class Client implements FutureHost {
     const out = new Map<string, unknown>();
     let todo = [...new Set(keys)];
     while (todo.length > 0) {
-      await Promise.all(todo.map((k) => this.whenSettled(k)));
+      await this.allSettled(todo);
       const byWorker = new Map<string, string[]>();
       for (const key of todo) {
         const ks = this.keys.get(key);
@@ -585,7 +608,7 @@ export class Client implements FutureHost {
   async cancelKeys(keys: string[]): Promise<void> {
     this.checkOpen();
     this.outbox.post('', { t: 'cancel', keys });
-    await Promise.all(keys.map((k) => this.whenSettled(k)));
+    await this.allSettled(keys);
   }
 
   /** Stops the scheduler and its workers, then closes this client. */
