@@ -18,12 +18,12 @@ export interface TaskState<P> {
   state: TaskStateName;
   /** null for scattered data, which has no lineage to recompute it from. */
   payload: P | null;
-  deps: Set<string>;
-  dependents: Set<string>;
+  deps: ReadonlySet<string>;
+  dependents: ReadonlySet<string>;
   /** deps not yet in memory (while waiting). */
-  waitingOn: Set<string>;
+  waitingOn: ReadonlySet<string>;
   /** dependents still to run that need this key in memory. */
-  waiters: Set<string>;
+  waiters: ReadonlySet<string>;
   wantedBy: Set<string>;
   who: Set<string>;
   processingOn: string | null;
