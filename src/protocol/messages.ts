@@ -95,20 +95,12 @@ export type Op =
 export type OpType = Op['t'];
 export type OpOf<T extends OpType> = Extract<Op, { t: T }>;
 
-export interface WorkerInfo {
-  id: string;
-  name: string;
-  host: string;
-  address: string;
-  nthreads: number;
-  memoryLimit: number;
-  pid: number;
-  localDirectory: string;
+/** A worker as the scheduler reports it: what it registered with, plus live figures. */
+export interface WorkerInfo extends WorkerInfoWire {
   lastSeen: number;
   processing: number;
   inMemory: number;
   nbytes: number;
-  resources?: Record<string, number>;
 }
 
 export interface SchedulerInfo {
