@@ -72,11 +72,6 @@ function disableUcxMemoryHooks(): void {
   // ob1 PML skips probing UCX, which costs about 0.25 s per job here. Unset only: users who run
   // their own heavy MPI traffic in the same ranks set OMPI_MCA_pml themselves (e.g. ucx).
   process.env.OMPI_MCA_pml ??= 'ob1';
-  // Open MPI 4.1 adds peers lazily on first contact (mpi_add_procs_cutoff 0); across hosts over
-  // btl/tcp a peer that has left MPI_Init can then reach a rank still inside it, whose endpoint
-  // is not set up yet (seen here: segfault in MPI_Init, "connect() ... Operation now in
-  // progress"). Adding every peer during MPI_Init, before its closing fence, closes that window.
-  process.env.OMPI_MCA_mpi_add_procs_cutoff ??= '1000000';
 }
 
 let loaded: { addon: NativeAddon; flavour: Flavour } | undefined;
