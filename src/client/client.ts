@@ -321,7 +321,9 @@ export class Client implements FutureHost {
         if (ks.inline) out.set(key, unpack(ks.inline));
         else {
           const from = ks.who[0] ?? '';
-          byWorker.set(from, [...(byWorker.get(from) ?? []), key]);
+          const list = byWorker.get(from);
+          if (list) list.push(key);
+          else byWorker.set(from, [key]);
         }
       }
       const retry: string[] = [];
