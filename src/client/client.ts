@@ -3,7 +3,7 @@ import type * as zmq from 'zeromq';
 import { ClusterError, OptionError } from '../errors';
 import { log } from '../log';
 import { Outbox, PeerPool, dealer } from '../net';
-import { decode, pack, unpack, type Envelope, type SchedulerInfo } from '../protocol';
+import { decode, pack, packedBytes, unpack, type Envelope, type SchedulerInfo } from '../protocol';
 import { fnName, fnSpecOf, type TaskFunction } from './fnspec';
 import { Future, TaskError, type FutureHost, type KeyState } from './future';
 import { collectFutures, substitute, zip } from './structure';
@@ -498,7 +498,7 @@ export class Client implements FutureHost {
         );
         keys[i] = key;
         holders[i] = dest.map((w) => w.id);
-        sizes[i] = frames.reduce((n, f) => n + f.length, 0);
+        sizes[i] = packedBytes(frames);
       }),
     );
     for (let i = 0; i < items.length; i++) {
