@@ -14,8 +14,16 @@ import { checkInitOptions, THREAD_LEVELS, type InitOptions, type ThreadLevel } f
 import { Communicator } from './communicator';
 import { installExitHandlers } from './exit';
 import { detectLauncherMismatch } from './mismatch';
+import { unsafeFenceWarning } from './slurm-fence';
 
-export { Communicator, installExitHandlers, detectLauncherMismatch, addonPath, FLAVOUR_ENV };
+export {
+  Communicator,
+  installExitHandlers,
+  detectLauncherMismatch,
+  unsafeFenceWarning,
+  addonPath,
+  FLAVOUR_ENV,
+};
 export type { Flavour, InitOptions, ThreadLevel };
 export type { LauncherMismatch, LoadedMpi } from './mismatch';
 export { planChunks, gatherLayout, MAX_CHUNK, INT_MAX } from './chunks';
@@ -26,7 +34,9 @@ let worldComm: Communicator | undefined;
 /**
  * Initializes MPI (MPI_Init_thread) and returns the thread level provided. Calling it
  * again returns the same level. Warns on stderr when the world size is 1 although the
- * launcher started many ranks (binding and launcher MPI differ). Unless
+ * launcher started many ranks (binding and launcher MPI differ), and (rank 0, before
+ * MPI_Init) when a multi-node srun step runs srun's PMIx fence as "tree" (see
+ * unsafeFenceWarning). Unless
  * `handleExit: false`, installs the exit handlers (see installExitHandlers).
  */
 export function init(options?: InitOptions): ThreadLevel {
@@ -36,6 +46,8 @@ export function init(options?: InitOptions): ThreadLevel {
     throw new ClusterError('ERR_MPI', 'MPI has been finalized and cannot be initialized again');
   }
   if (!native.initialized()) {
+    const fenceWarning = unsafeFenceWarning(process.env);
+    if (fenceWarning) process.stderr.write(`${fenceWarning}\n`);
     provided = THREAD_LEVELS[native.init(THREAD_LEVELS.indexOf(threadLevel))];
     const mismatch = detectLauncherMismatch(native.size(0), process.env, {
       vendor: native.vendor(),
