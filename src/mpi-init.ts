@@ -148,7 +148,10 @@ Examples:
   $ srun node dist/mpi-init.js --interface ib0 examples/squares.js
   $ mpirun -np 6 node dist/mpi-init.js --nthreads 2 my-analysis.js input.csv
   $ srun node dist/mpi-init.js --scheduler-file ~/sched.json --interface ib0
-  $ srun node dist/mpi-init.js --scheduler-file ~/sched.json --no-scheduler`,
+  $ srun node dist/mpi-init.js --scheduler-file ~/sched.json --no-scheduler
+
+On several nodes under Slurm 22.05, \`export SLURM_PMIX_FENCE=ring\` before srun: its default
+PMIx fence is no barrier across nodes, and MPI_Init can then crash (docs/slurm.md).`,
     )
     .action(async (script: string | undefined, args: string[], o: Opts) => {
       try {

@@ -117,13 +117,14 @@ describeFlavours('initialize() and mpi-init', (flavour) => {
   });
 });
 
-test('mpi-init --help shows both modes with examples; a wrong use exits 2 with a clear message', async () => {
+test('mpi-init --help shows both modes with examples and the Slurm fence setting; a wrong use exits 2 with a clear message', async () => {
   const { runCli } = await import('../helpers/cluster');
   const help = await runCli('mpi-init.js', ['--help']);
   expect(help.code).toBe(0);
   expect(help.stdout).toMatch(
     /--scheduler-file[\s\S]*--no-scheduler[\s\S]*--interface[\s\S]*Examples:/,
   );
+  expect(help.stdout).toContain('export SLURM_PMIX_FENCE=ring');
   const bad = await runCli('mpi-init.js', ['--no-scheduler']);
   expect(bad.code).toBe(2);
   expect(bad.stderr).toMatch(/--no-scheduler needs --scheduler-file/);
