@@ -78,9 +78,11 @@ describeLab(
       'slurm/1-mpi-init.sbatch: a rank 1 s late out of the address exchange still joins',
       () =>
         lab.check(async () => {
-          const id = await lab.sbatch('slurm/1-mpi-init.sbatch', { sbatch: NODES, env: lateRank2 });
-          const job = await lab.waitDone(id, 60_000);
-          const out = lab.output(id);
+          const { job, out } = await lab.runJob(
+            'slurm/1-mpi-init.sbatch',
+            { sbatch: NODES, env: lateRank2 },
+            60_000,
+          );
           expect(job.state).toBe('COMPLETED');
           expect(job.exitCode).toBe('0:0');
           expect(out).toContain(`${SQUARES}\n`);
@@ -94,12 +96,11 @@ describeLab(
       'control: the same job with SLURM_PMIX_FENCE=tree segfaults in MPI_Init, after a warning',
       () =>
         lab.check(async () => {
-          const id = await lab.sbatch('slurm/1-mpi-init.sbatch', {
-            sbatch: NODES,
-            env: { ...lateRank2, SLURM_PMIX_FENCE: 'tree' },
-          });
-          const job = await lab.waitDone(id, 60_000);
-          const out = lab.output(id);
+          const { id, job, out } = await lab.runJob(
+            'slurm/1-mpi-init.sbatch',
+            { sbatch: NODES, env: { ...lateRank2, SLURM_PMIX_FENCE: 'tree' } },
+            60_000,
+          );
           expect(job.state).toBe('FAILED');
           expect(out).toMatch(/Segmentation fault/);
           expect(out).not.toContain(`${SQUARES}\n`);

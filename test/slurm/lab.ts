@@ -233,6 +233,17 @@ export class Lab {
     return id;
   }
 
+  /** sbatch, then wait for the job to end: its record and its output. */
+  async runJob(
+    script: string,
+    options: { sbatch?: string[]; args?: string[]; env?: Record<string, string> },
+    timeoutMs: number,
+  ): Promise<{ id: string; job: JobInfo; out: string }> {
+    const id = await this.sbatch(script, options);
+    const job = await this.waitDone(id, timeoutMs);
+    return { id, job, out: this.output(id) };
+  }
+
   async job(id: string): Promise<JobInfo> {
     const r = await run('scontrol', ['show', 'job', '-o', id], this.env);
     const field = (k: string) => new RegExp(`\\b${k}=(\\S*)`).exec(r.out)?.[1] ?? '';

@@ -17,12 +17,11 @@ describeLab(
       () =>
         lab.check(async () => {
           const before = lab.counters();
-          const id = await lab.sbatch('slurm/1-mpi-init.sbatch', {
-            sbatch: NODES,
-            env: { MPI_CLUSTER_LOG: 'info' }, // the scheduler then logs its address
-          });
-          const job = await lab.waitDone(id, 60_000);
-          const out = lab.output(id);
+          const { job, out } = await lab.runJob(
+            'slurm/1-mpi-init.sbatch',
+            { sbatch: NODES, env: { MPI_CLUSTER_LOG: 'info' } }, // the scheduler logs its address
+            60_000,
+          );
           expect(job.state).toBe('COMPLETED');
           expect(job.exitCode).toBe('0:0');
           expect(out).toContain(`${SQUARES}\n`);
@@ -42,13 +41,15 @@ describeLab(
       () =>
         lab.check(async () => {
           const before = lab.counters();
-          const id = await lab.sbatch('slurm/1-initialize.sbatch', {
-            sbatch: NODES,
-            args: ['test/slurm/fixtures/ib0-squares.js'],
-            env: { PAYLOAD_MB: '8' },
-          });
-          const job = await lab.waitDone(id, 60_000);
-          const out = lab.output(id);
+          const { job, out } = await lab.runJob(
+            'slurm/1-initialize.sbatch',
+            {
+              sbatch: NODES,
+              args: ['test/slurm/fixtures/ib0-squares.js'],
+              env: { PAYLOAD_MB: '8' },
+            },
+            60_000,
+          );
           expect(job.state).toBe('COMPLETED');
           expect(job.exitCode).toBe('0:0');
           expect(out).toContain(`SQUARES ${SQUARES}\n`);
