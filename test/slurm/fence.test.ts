@@ -9,7 +9,7 @@
  * the last one entered it; with "tree" they do.
  *
  * fixtures/fence-delay.c (LD_PRELOAD) makes rank 2, on the second host, 1 s late out of that
- * exchange, which turns a race seen about once in 35 busy runs into a certainty: the control
+ * exchange, which turns a race (7 of 60 node jobs on a busy machine) into a certainty: the control
  * with the tree fence must crash, else this rig proves nothing.
  */
 import { execFileSync } from 'node:child_process';
