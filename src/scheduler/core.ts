@@ -1,8 +1,10 @@
 import type { RemoteError, WorkerInfoWire } from '../protocol';
-import { Heap } from './heap';
 import { Placement } from './placement';
+import { ReadyQueue } from './ready-queue';
+import { StoryLog } from './story';
 import {
   DEFAULT_SCHEDULER_CONFIG,
+  type DepWhere,
   type SchedulerAction,
   type SchedulerConfig,
   type SchedulerEvent,
@@ -30,12 +32,13 @@ function shrink(set: ReadonlySet<string>, key: string): void {
   (set as Set<string>).delete(key);
 }
 
-/** Transitions kept for story(): a ring of parallel arrays, so recording allocates nothing. */
-const STORY_LIMIT = 100_000;
-
 /**
  * The scheduler's decisions, kept pure: events go in through `handle`, actions come out. No
  * socket, timer or clock is touched here; time arrives inside events.
+ *
+ * Nothing here recurses along the task graph: walks over dependents or dependencies use explicit
+ * stacks, and releases go through one worklist, so the call stack stays the same depth for a
+ * 100,000-long chain as for one task.
  */
 export class SchedulerCore<P> {
   readonly tasks = new Map<string, TaskState<P>>();
@@ -43,19 +46,15 @@ export class SchedulerCore<P> {
   readonly clients = new Map<string, { lastSeen: number; wants: Set<string> }>();
   private readonly config: SchedulerConfig;
   private readonly placement: Placement<P>;
-  private readonly queue = new Heap<TaskState<P>>((a, b) =>
-    a.priority !== b.priority ? a.priority > b.priority : a.seq < b.seq,
-  );
-  /** Queued tasks that only some workers may run (worker or resource restrictions). */
-  private restricted: TaskState<P>[] = [];
+  /** Ready tasks waiting for a free slot, restricted or not, in priority-then-FIFO order. */
+  private readonly ready = new ReadyQueue<P>();
   private seq = 0;
   private out: SchedulerAction<P>[] = [];
   private cause = '';
-  private readonly logKey: string[] = new Array(STORY_LIMIT);
-  private readonly logFrom: Transition['from'][] = new Array(STORY_LIMIT);
-  private readonly logTo: Transition['to'][] = new Array(STORY_LIMIT);
-  private readonly logCause: string[] = new Array(STORY_LIMIT);
-  private logNext = 0;
+  private readonly log = new StoryLog();
+  /** Tasks to check for release (the worklist of maybeRelease); drained by one loop. */
+  private readonly releasing: TaskState<P>[] = [];
+  private draining = false;
 
   constructor(config: Partial<SchedulerConfig> = {}) {
     this.config = { ...DEFAULT_SCHEDULER_CONFIG, ...config };
@@ -63,11 +62,14 @@ export class SchedulerCore<P> {
   }
 
   /** The single entry point: apply events in order, return the actions to carry out. */
-  handle(...events: SchedulerEvent<P>[]): SchedulerAction<P>[] {
+  handle(events: SchedulerEvent<P> | readonly SchedulerEvent<P>[]): SchedulerAction<P>[] {
     this.out = [];
-    for (const ev of events) {
-      this.cause = ev.type;
-      this.apply(ev);
+    const list: readonly SchedulerEvent<P>[] = Array.isArray(events)
+      ? events
+      : [events as SchedulerEvent<P>];
+    for (let i = 0; i < list.length; i++) {
+      this.cause = list[i].type;
+      this.apply(list[i]);
     }
     const out = this.out;
     this.out = [];
@@ -150,14 +152,16 @@ export class SchedulerCore<P> {
           message: `task ${t.key} depends on ${depKey}, which the scheduler no longer holds (was its future released?)`,
         };
         this.transition(ts, 'erred');
-        this.emitErred(ts, [...ts.wantedBy]);
+        this.emitErred(ts, ts.wantedBy);
         return;
       }
       grow(ts, 'deps').add(depKey);
       grow(dep, 'dependents').add(t.key);
     }
-    const failed = [...ts.deps].map((k) => this.tasks.get(k)!).find((d) => d.state === 'erred');
-    if (failed) return this.fail(ts, failed.error!);
+    for (const depKey of ts.deps) {
+      const dep = this.tasks.get(depKey)!;
+      if (dep.state === 'erred') return this.fail(ts, dep.error!);
+    }
     this.ensureComputing(ts);
   }
 
@@ -177,17 +181,35 @@ export class SchedulerCore<P> {
     this.out.push({ type: 'client-removed', client, reason });
   }
 
+  /** Cancels a task and every dependent not yet in memory. */
   private cancel(key: string): void {
-    const ts = this.tasks.get(key);
-    if (!ts || ts.state === 'memory') return;
-    for (const d of [...ts.dependents]) this.cancel(d);
-    const clients = [...ts.wantedBy];
-    for (const client of clients) {
-      this.out.push({ type: 'key-cancelled', client, key });
-      this.clients.get(client)?.wants.delete(key);
+    const root = this.tasks.get(key);
+    if (!root || root.state === 'memory') return;
+    const seen = new Set<TaskState<P>>([root]);
+    const order: TaskState<P>[] = [];
+    const stack = [root];
+    while (stack.length > 0) {
+      const ts = stack.pop()!;
+      order.push(ts);
+      for (const d of ts.dependents) {
+        const dt = this.tasks.get(d)!;
+        if (dt.state !== 'memory' && !seen.has(dt)) {
+          seen.add(dt);
+          stack.push(dt);
+        }
+      }
     }
-    ts.wantedBy.clear();
-    this.maybeRelease(ts);
+    // Dependents first, so each release finds its waiters already gone.
+    for (let i = order.length - 1; i >= 0; i--) {
+      const ts = order[i];
+      if (this.tasks.get(ts.key) !== ts) continue;
+      for (const client of ts.wantedBy) {
+        this.out.push({ type: 'key-cancelled', client, key: ts.key });
+        this.clients.get(client)?.wants.delete(ts.key);
+      }
+      ts.wantedBy.clear();
+      this.maybeRelease(ts);
+    }
   }
 
   private scattered(client: string, keys: string[], workers: string[], nbytes: number[]): void {
@@ -280,7 +302,7 @@ export class SchedulerCore<P> {
         if (dep.state === 'queued') this.transition(dep, 'waiting');
       }
     }
-    if (ts.wantedBy.size === 0 && ts.waiters.size === 0) return this.maybeForget(ts);
+    if (ts.wantedBy.size === 0 && ts.waiters.size === 0) return this.maybeRelease(ts);
     for (const client of ts.wantedBy) this.out.push({ type: 'key-lost', client, key: ts.key });
     this.ensureComputing(ts);
   }
@@ -364,7 +386,7 @@ export class SchedulerCore<P> {
   private missingData(wid: string, key: string, depKey: string, from: string): void {
     const dep = this.tasks.get(depKey);
     if (dep) {
-      for (const holder of [...dep.who]) {
+      for (const holder of Array.from(dep.who)) {
         const hw = this.workers.get(holder);
         if (hw && hw.info.address === from) {
           dep.who.delete(holder);
@@ -378,12 +400,12 @@ export class SchedulerCore<P> {
   }
 
   private tick(now: number): void {
-    for (const w of [...this.workers.values()]) {
+    for (const w of Array.from(this.workers.values())) {
       if (now - w.lastSeen > this.config.workerTtl) {
         this.removeWorker(w.id, `no heartbeat for ${Math.round((now - w.lastSeen) / 1000)} s`);
       }
     }
-    for (const [id, c] of [...this.clients]) {
+    for (const [id, c] of Array.from(this.clients)) {
       if (now - c.lastSeen > this.config.clientTtl) this.removeClient(id, 'no heartbeat');
     }
   }
@@ -409,6 +431,7 @@ export class SchedulerCore<P> {
       nbytes: 0,
       error: null,
       inline: null,
+      heapIndex: -1,
     };
     this.tasks.set(key, ts);
     this.record(key, 'new', 'released');
@@ -416,36 +439,45 @@ export class SchedulerCore<P> {
   }
 
   /** Makes sure a released task is on its way to memory; its missing deps too. */
-  private ensureComputing(ts: TaskState<P>): void {
-    if (ts.state !== 'released') return;
-    if (ts.payload === null) {
-      return this.fail(ts, {
-        name: 'DataLost',
-        code: 'ERR_WORKER_LOST',
-        message: `data ${ts.key} was scattered to workers that are all gone; it has no lineage to recompute it from`,
-      });
+  private ensureComputing(root: TaskState<P>): void {
+    const stack = [root];
+    while (stack.length > 0) {
+      const ts = stack.pop()!;
+      if (ts.state !== 'released') continue;
+      if (ts.payload === null) {
+        this.fail(ts, {
+          name: 'DataLost',
+          code: 'ERR_WORKER_LOST',
+          message: `data ${ts.key} was scattered to workers that are all gone; it has no lineage to recompute it from`,
+        });
+        continue;
+      }
+      ts.waitingOn = NONE;
+      let erred: TaskState<P> | null = null;
+      for (const depKey of ts.deps) {
+        const dep = this.tasks.get(depKey)!;
+        grow(dep, 'waiters').add(ts.key);
+        if (dep.state !== 'memory') grow(ts, 'waitingOn').add(depKey);
+        if (dep.state === 'erred') erred ??= dep;
+      }
+      this.transition(ts, 'waiting');
+      if (erred) {
+        this.fail(ts, erred.error!);
+        continue;
+      }
+      for (const depKey of ts.deps) {
+        const dep = this.tasks.get(depKey)!;
+        if (dep.state === 'released') stack.push(dep);
+      }
+      if (ts.waitingOn.size === 0) this.place(ts);
     }
-    ts.waitingOn = NONE;
-    for (const depKey of ts.deps) {
-      const dep = this.tasks.get(depKey)!;
-      grow(dep, 'waiters').add(ts.key);
-      if (dep.state !== 'memory') grow(ts, 'waitingOn').add(depKey);
-    }
-    this.transition(ts, 'waiting');
-    for (const depKey of ts.deps) {
-      const dep = this.tasks.get(depKey)!;
-      if (dep.state === 'erred') return this.fail(ts, dep.error!);
-      if (dep.state === 'released') this.ensureComputing(dep);
-    }
-    if ((ts.state as TaskStateName) === 'waiting' && ts.waitingOn.size === 0) this.place(ts);
   }
 
   private place(ts: TaskState<P>): void {
     const wid = this.placement.choose(ts, this.tasks);
     if (wid === null) {
       this.transition(ts, 'queued');
-      if (!ts.workers && !ts.resources) this.queue.push(ts);
-      else if (!this.restricted.includes(ts)) this.restricted.push(ts);
+      this.ready.push(ts);
       return;
     }
     this.assign(ts, wid);
@@ -457,33 +489,31 @@ export class SchedulerCore<P> {
     this.placement.reserve(w, ts);
     ts.processingOn = wid;
     this.transition(ts, 'processing');
-    const deps = [...ts.deps].map((k) => ({ key: k, who: this.addresses(this.tasks.get(k)!) }));
+    const deps: DepWhere[] = [];
+    for (const k of ts.deps) deps.push({ key: k, who: this.addresses(this.tasks.get(k)!) });
     this.out.push({ type: 'compute', worker: wid, key: ts.key, payload: ts.payload!, deps });
   }
 
-  /** Gives queued tasks to a worker while it has free slots. */
+  /** Gives queued tasks to a worker while it has free slots, best first. */
   private fill(wid: string): void {
     const w = this.workers.get(wid);
     if (!w) return;
-    if (this.restricted.length > 0) {
-      this.restricted = this.restricted.filter((ts) => ts.state === 'queued');
-      for (const ts of [...this.restricted]) {
-        if (ts.state !== 'queued' || !this.placement.hasRoom(w)) continue;
-        if (!this.placement.allowed(w, ts)) continue;
-        this.restricted.splice(this.restricted.indexOf(ts), 1);
-        this.assign(ts, wid);
-      }
-    }
-    while (this.queue.size > 0 && this.placement.hasRoom(w)) {
-      const ts = this.queue.pop()!;
-      if (ts.state === 'queued') this.assign(ts, wid);
+    while (this.placement.hasRoom(w)) {
+      const ts = this.ready.popFor(w, this.allowed);
+      if (!ts) return;
+      this.assign(ts, wid);
     }
   }
+
+  private readonly allowed = (w: WorkerState, ts: TaskState<P>): boolean =>
+    this.placement.allowed(w, ts);
 
   private toMemory(ts: TaskState<P>): void {
     this.transition(ts, 'memory');
     ts.suspicious = 0;
-    this.emitDone(ts, [...ts.wantedBy]);
+    this.emitDone(ts, ts.wantedBy);
+    // Delivered: later wanters fetch the value from a worker, so the scheduler keeps no copy.
+    ts.inline = null;
     for (const d of ts.dependents) {
       const dep = this.tasks.get(d)!;
       shrink(dep.waitingOn, ts.key);
@@ -499,21 +529,27 @@ export class SchedulerCore<P> {
   }
 
   /** Errs a task and, with the same error, every dependent that has not finished. */
-  private fail(ts: TaskState<P>, error: RemoteError): void {
-    if (ts.state === 'memory' || ts.state === 'erred') return;
-    if (ts.processingOn) this.pullBackQuietly(ts);
-    ts.error = error;
-    this.transition(ts, 'erred');
-    this.emitErred(ts, [...ts.wantedBy]);
-    for (const depKey of ts.deps) {
-      const dep = this.tasks.get(depKey);
-      if (!dep) continue;
-      shrink(dep.waiters, ts.key);
-      this.maybeRelease(dep);
+  private fail(root: TaskState<P>, error: RemoteError): void {
+    const failed: TaskState<P>[] = [];
+    const stack = [root];
+    while (stack.length > 0) {
+      const ts = stack.pop()!;
+      if (ts.state === 'memory' || ts.state === 'erred') continue;
+      if (ts.processingOn) this.pullBackQuietly(ts);
+      ts.error = error;
+      this.transition(ts, 'erred');
+      this.emitErred(ts, ts.wantedBy);
+      for (const depKey of ts.deps) {
+        const dep = this.tasks.get(depKey);
+        if (!dep) continue;
+        shrink(dep.waiters, ts.key);
+        this.maybeRelease(dep);
+      }
+      ts.waiters = NONE;
+      for (const d of ts.dependents) stack.push(this.tasks.get(d)!);
+      failed.push(ts);
     }
-    ts.waiters = NONE;
-    for (const d of ts.dependents) this.fail(this.tasks.get(d)!, error);
-    this.maybeRelease(ts);
+    for (let i = failed.length - 1; i >= 0; i--) this.maybeRelease(failed[i]);
   }
 
   private pullBackQuietly(ts: TaskState<P>): void {
@@ -526,8 +562,23 @@ export class SchedulerCore<P> {
     ts.processingOn = null;
   }
 
-  /** Frees what nobody needs any more, and forgets it once nothing refers to it. */
+  /**
+   * Frees what nobody needs any more, and forgets it once nothing refers to it. Releasing one task
+   * can free its dependencies in turn: they go on a worklist drained by the outermost call.
+   */
   private maybeRelease(ts: TaskState<P>): void {
+    this.releasing.push(ts);
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.releasing.length > 0) this.releaseOne(this.releasing.pop()!);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private releaseOne(ts: TaskState<P>): void {
+    if (this.tasks.get(ts.key) !== ts) return; // forgotten meanwhile
     if (ts.wantedBy.size > 0 || ts.waiters.size > 0) return;
     if (ts.state === 'memory') {
       for (const wid of ts.who) {
@@ -548,14 +599,11 @@ export class SchedulerCore<P> {
         const dep = this.tasks.get(depKey);
         if (!dep) continue;
         shrink(dep.waiters, ts.key);
-        this.maybeRelease(dep);
+        this.releasing.push(dep);
       }
     }
-    this.maybeForget(ts);
-  }
-
-  private maybeForget(ts: TaskState<P>): void {
-    if (ts.wantedBy.size > 0 || ts.dependents.size > 0) return;
+    // Forget it once nothing refers to it.
+    if (ts.dependents.size > 0) return;
     if (ts.state !== 'released' && ts.state !== 'erred') return;
     this.tasks.delete(ts.key);
     this.record(ts.key, ts.state, 'forgotten');
@@ -564,7 +612,7 @@ export class SchedulerCore<P> {
       if (!dep) continue;
       shrink(dep.dependents, ts.key);
       shrink(dep.waiters, ts.key);
-      this.maybeRelease(dep);
+      this.releasing.push(dep);
     }
   }
 
@@ -576,7 +624,7 @@ export class SchedulerCore<P> {
     w.nbytes += ts.nbytes;
   }
 
-  private emitDone(ts: TaskState<P>, clients: string[]): void {
+  private emitDone(ts: TaskState<P>, clients: Iterable<string>): void {
     const who = this.addresses(ts);
     for (const client of clients) {
       this.out.push({
@@ -590,42 +638,34 @@ export class SchedulerCore<P> {
     }
   }
 
-  private emitErred(ts: TaskState<P>, clients: string[]): void {
+  private emitErred(ts: TaskState<P>, clients: Iterable<string>): void {
     for (const client of clients) {
       this.out.push({ type: 'key-erred', client, key: ts.key, error: ts.error! });
     }
   }
 
   private addresses(ts: TaskState<P>): string[] {
-    return [...ts.who].map((w) => this.workers.get(w)!.info.address);
+    const out: string[] = [];
+    for (const w of ts.who) out.push(this.workers.get(w)!.info.address);
+    return out;
   }
 
+  /** Every state change goes through here; leaving `queued` leaves the ready queue too. */
   private transition(ts: TaskState<P>, to: TaskStateName): void {
+    if (ts.state === 'queued' && to !== 'queued') this.ready.remove(ts);
     this.record(ts.key, ts.state, to);
     ts.state = to;
   }
 
   private record(key: string, from: Transition['from'], to: Transition['to']): void {
-    const i = this.logNext++ % STORY_LIMIT;
-    this.logKey[i] = key;
-    this.logFrom[i] = from;
-    this.logTo[i] = to;
-    this.logCause[i] = this.cause;
+    this.log.record(key, from, to, this.cause);
   }
 
   // ---------------------------------------------------------------- inspection
 
   /** Why a task is where it is: its transitions, oldest first. */
   story(key: string): Transition[] {
-    const out: Transition[] = [];
-    const start = Math.max(0, this.logNext - STORY_LIMIT);
-    for (let n = start; n < this.logNext; n++) {
-      const i = n % STORY_LIMIT;
-      if (this.logKey[i] === key) {
-        out.push({ key, from: this.logFrom[i], to: this.logTo[i], cause: this.logCause[i] });
-      }
-    }
-    return out;
+    return this.log.story(key);
   }
 
   counts(): Record<string, number> {
@@ -662,6 +702,9 @@ export class SchedulerCore<P> {
       if (ts.state !== 'memory' && ts.who.size > 0) fail(`${ts.key} (${ts.state}) has holders`);
       if (ts.state === 'waiting' && ts.waitingOn.size === 0) fail(`${ts.key} waits on nothing`);
       if (ts.state === 'queued' && ts.waitingOn.size > 0) fail(`${ts.key} queued with deps`);
+      if ((ts.state === 'queued') !== ts.heapIndex >= 0) {
+        fail(`${ts.key} (${ts.state}) is ${ts.heapIndex >= 0 ? '' : 'not '}in the ready queue`);
+      }
       for (const wid of ts.who) {
         if (!this.workers.get(wid)?.has.has(ts.key)) fail(`${wid} does not hold ${ts.key}`);
       }

@@ -235,7 +235,7 @@ export class Scheduler {
 
   private run(events: SchedulerEvent<Payload>[]): void {
     if (this.closing) return;
-    for (const a of this.core.handle(...events)) this.carryOut(a);
+    for (const a of this.core.handle(events)) this.carryOut(a);
     if (this.workerWaiters.length > 0) {
       const n = this.core.workers.size;
       this.workerWaiters = this.workerWaiters.filter((w) => !(n >= w.n && (w.resolve(), true)));

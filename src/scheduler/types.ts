@@ -36,6 +36,10 @@ export interface TaskState<P> {
   inline: Buffer[] | null;
   workers?: string[];
   resources?: Record<string, number>;
+  /** Where the task sits in the ready queue's heaps; -1 when it is not queued. */
+  heapIndex: number;
+  /** The restriction signature (its heap in the ready queue), computed when first queued. */
+  signature?: string;
 }
 
 export interface WorkerState {

@@ -42,10 +42,10 @@ beforeEach(() => {
 afterEach(() => core.validateState());
 
 test('a task with no deps goes to the least busy worker and its result reaches the client', () => {
-  core.handle(
+  core.handle([
     { type: 'worker-join', worker: worker('a'), now: 0 },
     { type: 'worker-join', worker: worker('b'), now: 0 },
-  );
+  ]);
   const acts = core.handle({ type: 'submit', client: 'c1', tasks: [task('x'), task('y')] });
   const computes = of(acts, 'compute');
   expect(computes.map((c) => c.worker).sort()).toEqual(['a', 'b']);
@@ -72,10 +72,10 @@ test('tasks beyond free slots are queued and handed out as slots free up, highes
 });
 
 test('a dependent waits for its inputs and runs where they are', () => {
-  core.handle(
+  core.handle([
     { type: 'worker-join', worker: worker('a'), now: 0 },
     { type: 'worker-join', worker: worker('b'), now: 0 },
-  );
+  ]);
   core.handle({ type: 'submit', client: 'c1', tasks: [task('x'), task('y', ['x'])] });
   expect(core.tasks.get('y')!.state).toBe('waiting');
   const w = core.tasks.get('x')!.processingOn!;
@@ -137,10 +137,10 @@ test('retries run a failed task again before reporting the error', () => {
 });
 
 test('a lost worker: running tasks move, results only it held are recomputed from lineage', () => {
-  core.handle(
+  core.handle([
     { type: 'worker-join', worker: worker('a'), now: 0 },
     { type: 'worker-join', worker: worker('b'), now: 0 },
-  );
+  ]);
   core.handle({ type: 'submit', client: 'c1', tasks: [task('x', [], { workers: ['a'] })] });
   finish('a', 'x');
   core.handle({ type: 'submit', client: 'c1', tasks: [task('y', ['x'], { workers: ['b'] })] });
@@ -172,10 +172,10 @@ test('a task whose workers keep dying errs with ERR_KILLED_WORKER after 3 deaths
 });
 
 test('workers silent past the ttl are removed by a tick; their tasks are rescheduled', () => {
-  core.handle(
+  core.handle([
     { type: 'worker-join', worker: worker('a'), now: 0 },
     { type: 'worker-join', worker: worker('b'), now: 0 },
-  );
+  ]);
   core.handle({ type: 'submit', client: 'c1', tasks: [task('x', [], { workers: ['a'] })] });
   core.handle({ type: 'worker-seen', worker: 'b', now: 1500 });
   const acts = core.handle({ type: 'tick', now: 2000 });
@@ -256,10 +256,10 @@ test('submitting a key that exists shares it instead of computing twice', () => 
 });
 
 test('missing-data from a peer drops the bad holder and retries the dependent', () => {
-  core.handle(
+  core.handle([
     { type: 'worker-join', worker: worker('a'), now: 0 },
     { type: 'worker-join', worker: worker('b'), now: 0 },
-  );
+  ]);
   core.handle({ type: 'submit', client: 'c1', tasks: [task('x', [], { workers: ['a'] })] });
   finish('a', 'x');
   core.handle({ type: 'submit', client: 'c1', tasks: [task('y', ['x'], { workers: ['b'] })] });
