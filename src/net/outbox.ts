@@ -1,21 +1,52 @@
 import type * as zmq from 'zeromq';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { encode, type Envelope } from '../protocol';
 import { log } from '../log';
 
 type Sendable = zmq.Router | zmq.Dealer;
 
+/** Ops in one message at most, so a receiver decodes and handles any message in a few ms. */
+export const MAX_OPS_PER_MESSAGE = 1000;
+/** Frame bytes in one message at most (a single op whose frames are larger travels alone). */
+export const MAX_BYTES_PER_MESSAGE = 4 * 2 ** 20;
+/** The pump gives the event loop a turn after this much work (ms), so timers and reads go on. */
+const SLICE_MS = 10;
+/** A ROUTER peer at its high-water mark is tried again after this long, doubling up to the max. */
+const RETRY_MIN_MS = 1;
+const RETRY_MAX_MS = 50;
+
+interface PeerQueue {
+  envs: Envelope[];
+  /** Index of the first op not yet encoded. */
+  head: number;
+  /** A message that met the peer's high-water mark, sent first when the peer takes more. */
+  parked: Buffer[] | null;
+  retryMs: number;
+  retryAt: number;
+}
+
+type SendResult = 'sent' | 'full' | 'dropped' | 'closed';
+
 /**
- * One send queue per socket. zeromq.js allows a single pending `send` per socket (EBUSY
- * otherwise), so every op is queued here, ops for the same peer posted in one event-loop turn are
- * batched into one multipart message, and one pump sends messages strictly one after another.
- * Sockets are created with an unlimited high water mark and, for ROUTERs, `mandatory`, so a
- * message is never dropped silently: a peer that is gone is logged and its message discarded.
+ * One send queue per socket, with a queue per peer inside. zeromq.js allows a single pending
+ * `send` per socket (EBUSY otherwise), so every op is posted here and one pump sends messages one
+ * after another: ops posted for a peer are batched into messages of at most
+ * MAX_OPS_PER_MESSAGE ops and about MAX_BYTES_PER_MESSAGE bytes, encoded only when their turn
+ * comes, peers served round robin.
+ *
+ * Flow control: sockets have finite high-water marks (`sockets.ts`). A DEALER's send waits while
+ * its one peer is full. A ROUTER's send fails at once for a full peer (sendTimeout 0, mandatory);
+ * that peer's message is parked and tried again later while other peers are served, so one slow
+ * reader never stalls the rest. What waits here is what the owner posted and the peer has not
+ * taken yet; its bound is the owner's (the scheduler's per-peer traffic is bounded by the
+ * protocol: at most one notice per key a client wants, computes up to a worker's capacity, one
+ * reply per request). A peer that is gone (EHOSTUNREACH) has its message dropped and logged.
  */
 export class Outbox {
-  private pending = new Map<string, Envelope[]>();
-  private queue: Buffer[][] = [];
+  private readonly queues = new Map<string, PeerQueue>();
   private scheduled = false;
   private pumping = false;
+  private retryTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
 
@@ -28,64 +59,148 @@ export class Outbox {
   /** Queues an op for `peer` (a routing id on a ROUTER; ignored on a DEALER). */
   post(peer: string, op: Envelope['op'], frames: Buffer[] = []): void {
     if (this.closed) return;
-    let batch = this.pending.get(peer);
-    if (!batch) {
-      batch = [];
-      this.pending.set(peer, batch);
+    let q = this.queues.get(peer);
+    if (!q) {
+      q = { envs: [], head: 0, parked: null, retryMs: RETRY_MIN_MS, retryAt: 0 };
+      this.queues.set(peer, q);
     }
-    batch.push({ op, frames });
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
+    q.envs.push({ op, frames });
+    this.schedule();
   }
 
-  /** Moves batched ops to the send queue now (also done automatically every turn). */
-  flush(): void {
-    this.scheduled = false;
-    for (const [peer, batch] of this.pending) {
-      const parts = encode(batch);
-      if (this.routed) parts.unshift(Buffer.from(peer, 'latin1'));
-      this.queue.push(parts);
-    }
-    this.pending.clear();
-    if (!this.pumping) void this.pump();
+  /** Ops posted and not yet handed to ZeroMQ, for every peer. */
+  get backlog(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.envs.length - q.head + (q.parked ? 1 : 0);
+    return n;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.pumping) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.pump();
+    });
   }
 
   private async pump(): Promise<void> {
+    if (this.pumping || this.closed) return;
     this.pumping = true;
-    while (this.queue.length > 0 && !this.closed) {
-      const parts = this.queue.shift() as Buffer[];
-      try {
-        await this.socket.send(parts);
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        if (code === 'EHOSTUNREACH') {
-          log.debug(`${this.name}: peer ${parts[0].toString('latin1')} is gone, message dropped`);
-        } else if (this.socket.closed || code === 'ETERM' || code === 'ENOTSOCK') {
-          break;
-        } else {
-          log.warn(`${this.name}: send failed: ${(err as Error).message}`);
+    let sliceStart = performance.now();
+    try {
+      for (;;) {
+        let progressed = false;
+        const now = Date.now();
+        for (const [peer, q] of this.queues) {
+          if (q.parked && now < q.retryAt) continue;
+          const parts = q.parked ?? this.take(peer, q);
+          q.parked = null;
+          const r = await this.send(parts);
+          if (r === 'closed') return;
+          if (r === 'full') {
+            q.parked = parts;
+            q.retryAt = Date.now() + q.retryMs;
+            q.retryMs = Math.min(RETRY_MAX_MS, q.retryMs * 2);
+          } else {
+            q.retryMs = RETRY_MIN_MS;
+            progressed = true;
+          }
+          if (!q.parked && q.head >= q.envs.length) this.queues.delete(peer);
+          if (performance.now() - sliceStart > SLICE_MS) {
+            await nextTurn();
+            if (this.closed) return;
+            sliceStart = performance.now();
+          }
         }
+        if (!progressed) break;
       }
+    } finally {
+      this.pumping = false;
     }
-    this.pumping = false;
-    if (this.queue.length === 0 && this.pending.size === 0) {
+    if (this.queues.size === 0) {
       for (const w of this.idleWaiters.splice(0)) w();
+    } else this.retryLater();
+  }
+
+  /** Only parked peers are left: try again when the first of them is due. */
+  private retryLater(): void {
+    if (this.retryTimer || this.closed) return;
+    let due = Infinity;
+    for (const q of this.queues.values()) due = Math.min(due, q.parked ? q.retryAt : 0);
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        void this.pump();
+      },
+      Math.max(0, due - Date.now()),
+    );
+  }
+
+  /** Encodes the peer's next message from its queue. */
+  private take(peer: string, q: PeerQueue): Buffer[] {
+    const end = Math.min(q.envs.length, q.head + MAX_OPS_PER_MESSAGE);
+    let i = q.head;
+    let bytes = 0;
+    do {
+      for (const f of q.envs[i].frames) bytes += f.length;
+      i++;
+    } while (i < end && bytes < MAX_BYTES_PER_MESSAGE);
+    const parts = encode(q.envs.slice(q.head, i));
+    q.head = i;
+    if (q.head === q.envs.length) {
+      q.envs = [];
+      q.head = 0;
+    } else if (q.head > 4096 && q.head * 2 > q.envs.length) {
+      q.envs = q.envs.slice(q.head);
+      q.head = 0;
+    }
+    if (this.routed) parts.unshift(Buffer.from(peer, 'latin1'));
+    return parts;
+  }
+
+  private async send(parts: Buffer[]): Promise<SendResult> {
+    try {
+      await this.socket.send(parts);
+      return 'sent';
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'EAGAIN') return 'full';
+      if (this.socket.closed || code === 'ETERM' || code === 'ENOTSOCK') return 'closed';
+      if (code === 'EHOSTUNREACH') {
+        log.debug(`${this.name}: peer ${parts[0].toString('latin1')} is gone, message dropped`);
+      } else log.warn(`${this.name}: send failed: ${(err as Error).message}`);
+      return 'dropped';
     }
   }
 
-  /** Resolves once everything posted so far has been handed to ZeroMQ. */
-  drained(): Promise<void> {
-    if (this.pending.size > 0) this.flush();
-    if (!this.pumping && this.queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  /**
+   * Resolves once everything posted so far has been handed to ZeroMQ, or after `timeout` ms (a
+   * peer that never reads must not hold up a close); returns whether it all went.
+   */
+  drained(timeout = Infinity): Promise<boolean> {
+    if (this.queues.size === 0 && !this.pumping) return Promise.resolve(true);
+    this.schedule();
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.idleWaiters.push(done);
+      if (Number.isFinite(timeout)) {
+        timer = setTimeout(() => {
+          this.idleWaiters = this.idleWaiters.filter((w) => w !== done);
+          resolve(false);
+        }, timeout);
+      }
+    });
   }
 
   close(): void {
     this.closed = true;
-    this.pending.clear();
-    this.queue.length = 0;
+    clearTimeout(this.retryTimer);
+    this.queues.clear();
     for (const w of this.idleWaiters.splice(0)) w();
   }
 }

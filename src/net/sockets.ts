@@ -1,18 +1,38 @@
 import * as zmq from 'zeromq';
 
-/** Socket options shared by every socket: never drop at a high water mark, never linger long. */
+/**
+ * Messages queued per peer in libzmq, each way. Messages are at most MAX_OPS_PER_MESSAGE ops and
+ * about MAX_BYTES_PER_MESSAGE bytes (outbox.ts), or one op's frames, so this bounds what a slow
+ * reader can make its sender's libzmq hold; beyond it the sender's Outbox waits.
+ */
+export const HIGH_WATER_MARK = 100;
+/**
+ * The largest part a peer may send to a socket that accepts peers; a peer sending more is
+ * disconnected by libzmq before any of it is buffered. Our own parts are at most a 16 MiB
+ * frame (FRAME_CHUNK), a blob of small frames or a JSON header of one message.
+ */
+export const MAX_MESSAGE_SIZE = 256 * 2 ** 20;
+
 function common(s: zmq.Router | zmq.Dealer): void {
-  s.sendHighWaterMark = 0;
-  s.receiveHighWaterMark = 0;
+  s.sendHighWaterMark = HIGH_WATER_MARK;
+  s.receiveHighWaterMark = HIGH_WATER_MARK;
   s.linger = 200;
 }
 
+/**
+ * A ROUTER that accepts peers. `mandatory` makes a send to a full or unknown peer fail instead
+ * of dropping the message silently, and sendTimeout 0 makes it fail at once, so the Outbox can
+ * serve other peers meanwhile.
+ */
 export function router(): zmq.Router {
   const s = new zmq.Router({ mandatory: true });
   common(s);
+  s.sendTimeout = 0;
+  s.maxMessageSize = MAX_MESSAGE_SIZE;
   return s;
 }
 
+/** A DEALER to one peer: its send waits while that peer is full. */
 export function dealer(routingId?: string): zmq.Dealer {
   const s = new zmq.Dealer(routingId ? { routingId } : {});
   common(s);

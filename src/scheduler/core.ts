@@ -55,9 +55,12 @@ export class SchedulerCore<P> {
   /** Tasks to check for release (the worklist of maybeRelease); drained by one loop. */
   private readonly releasing: TaskState<P>[] = [];
   private draining = false;
+  private lastTick = -1;
 
   constructor(config: Partial<SchedulerConfig> = {}) {
-    this.config = { ...DEFAULT_SCHEDULER_CONFIG, ...config };
+    // An option given as undefined (an unset CLI flag) keeps its default.
+    const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
+    this.config = { ...DEFAULT_SCHEDULER_CONFIG, ...given };
     this.placement = new Placement(this.workers, this.config.pipelineBelow);
   }
 
@@ -77,6 +80,8 @@ export class SchedulerCore<P> {
   }
 
   private apply(ev: SchedulerEvent<P>): void {
+    // The scheduler's clock starts with the first event that tells the time.
+    if (this.lastTick < 0 && 'now' in ev) this.lastTick = ev.now;
     switch (ev.type) {
       case 'client-join':
         if (!this.clients.has(ev.client)) {
@@ -400,6 +405,14 @@ export class SchedulerCore<P> {
   }
 
   private tick(now: number): void {
+    // Time the scheduler itself could not listen (a long step, a stalled process) is no one
+    // else's silence: a tick that comes late forgives the whole gap.
+    const gap = this.lastTick < 0 ? 0 : now - this.lastTick;
+    this.lastTick = now;
+    if (gap > this.config.stallAfter) {
+      for (const w of this.workers.values()) w.lastSeen += gap;
+      for (const c of this.clients.values()) c.lastSeen += gap;
+    }
     for (const w of Array.from(this.workers.values())) {
       if (now - w.lastSeen > this.config.workerTtl) {
         this.removeWorker(w.id, `no heartbeat for ${Math.round((now - w.lastSeen) / 1000)} s`);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type * as zmq from 'zeromq';
 import { log } from '../log';
 import { Outbox, bindEndpoint, boundEndpoint, hostFor, router } from '../net';
@@ -35,6 +36,11 @@ export interface Payload {
 }
 
 type Peer = { kind: 'client' } | { kind: 'worker'; fns: Set<string> };
+
+/** The receive loop gives the event loop a turn after this much work (ms). */
+const SLICE_MS = 20;
+/** How long a closing scheduler waits for its last messages to leave (ms). */
+const CLOSE_DRAIN_MS = 2000;
 
 /** The scheduler process: a ROUTER socket and a timer around the pure SchedulerCore. */
 export class Scheduler {
@@ -95,25 +101,48 @@ export class Scheduler {
     return s;
   }
 
+  /**
+   * Reads messages one at a time (each at most MAX_OPS_PER_MESSAGE ops from our own peers) and
+   * gives the event loop a turn every SLICE_MS, so a million-task submit arrives as a stream of
+   * short steps with timers and heartbeats in between.
+   */
   private async receive(): Promise<void> {
+    let sliceStart = performance.now();
     try {
       for await (const parts of this.socket) {
-        const peer = parts[0].toString('latin1');
-        let envs: Envelope[];
-        try {
-          envs = decode(parts.slice(1));
-        } catch (err) {
-          log.warn(
-            `scheduler: dropped malformed message from ${JSON.stringify(peer)}: ${(err as Error).message}`,
-          );
-          continue;
+        this.onMessage(parts);
+        if (performance.now() - sliceStart > SLICE_MS) {
+          await nextTurn();
+          sliceStart = performance.now();
         }
-        const events: SchedulerEvent<Payload>[] = [];
-        for (const env of envs) this.dispatch(peer, env, events);
-        if (events.length > 0) this.run(events);
       }
     } catch (err) {
       if (!this.closing) log.error(`scheduler: receive loop failed: ${(err as Error).message}`);
+    }
+  }
+
+  private onMessage(parts: Buffer[]): void {
+    const peer = parts[0].toString('latin1');
+    let envs: Envelope[];
+    try {
+      envs = decode(parts.slice(1));
+    } catch (err) {
+      log.warn(
+        `scheduler: dropped malformed message from ${JSON.stringify(peer)}: ${(err as Error).message}`,
+      );
+      return;
+    }
+    const events: SchedulerEvent<Payload>[] = [];
+    try {
+      for (const env of envs) this.dispatch(peer, env, events);
+      if (events.length > 0) this.run(events);
+    } catch (err) {
+      log.error(
+        `scheduler: handling a message from ${JSON.stringify(peer)} (${envs
+          .map((e) => e.op.t)
+          .join(',')
+          .slice(0, 200)}) failed: ${(err as Error).stack}`,
+      );
     }
   }
 
@@ -164,7 +193,17 @@ export class Scheduler {
           events.push({
             type: 'submit',
             client: peer,
-            tasks: [{ ...t, payload: { fn: t.fn, frames } }],
+            tasks: [
+              {
+                key: t.key,
+                deps: t.deps,
+                priority: t.priority,
+                retries: t.retries,
+                workers: t.workers,
+                resources: t.resources,
+                payload: { fn: t.fn, frames },
+              },
+            ],
           });
           return;
         }
@@ -175,7 +214,13 @@ export class Scheduler {
           events.push({ type: 'cancel', client: peer, keys: op.keys });
           return;
         case 'scattered':
-          events.push({ type: 'scattered', client: peer, ...op });
+          events.push({
+            type: 'scattered',
+            client: peer,
+            keys: op.keys,
+            workers: op.workers,
+            nbytes: op.nbytes,
+          });
           return;
         case 'who-has': {
           const who: Record<string, string[]> = {};
@@ -214,13 +259,25 @@ export class Scheduler {
           });
           return;
         case 'task-erred':
-          events.push({ type: 'task-erred', worker: peer, ...op });
+          events.push({
+            type: 'task-erred',
+            worker: peer,
+            key: op.key,
+            error: op.error,
+            duration: op.duration,
+          });
           return;
         case 'add-keys':
           events.push({ type: 'add-keys', worker: peer, keys: op.keys, nbytes: op.nbytes });
           return;
         case 'missing-data':
-          events.push({ type: 'missing-data', worker: peer, ...op });
+          events.push({
+            type: 'missing-data',
+            worker: peer,
+            key: op.key,
+            dep: op.dep,
+            from: op.from,
+          });
           return;
         case 'heartbeat':
           this.outbox.post(peer, { t: 'heartbeat' });
@@ -351,7 +408,7 @@ export class Scheduler {
     this.closing = true;
     clearInterval(this.ticker);
     for (const id of this.peers.keys()) this.outbox.post(id, { t: 'closing', reason });
-    await this.outbox.drained();
+    await this.outbox.drained(CLOSE_DRAIN_MS);
     if (this.options.schedulerFile) removeSchedulerFile(this.options.schedulerFile, this.id);
     this.outbox.close();
     this.socket.close();

@@ -109,6 +109,8 @@ export interface SchedulerConfig {
   allowedFailures: number;
   /** Below this mean task duration (s), workers get extra tasks queued to hide latency. */
   pipelineBelow: number;
+  /** Ticks further apart than this (ms) mean the scheduler was stalled; the gap is forgiven. */
+  stallAfter: number;
 }
 
 export const DEFAULT_SCHEDULER_CONFIG: Readonly<SchedulerConfig> = Object.freeze({
@@ -116,6 +118,7 @@ export const DEFAULT_SCHEDULER_CONFIG: Readonly<SchedulerConfig> = Object.freeze
   clientTtl: 30000,
   allowedFailures: 3,
   pipelineBelow: 0.01,
+  stallAfter: 1000,
 });
 
 export interface Transition {
