@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type * as zmq from 'zeromq';
 import { ClusterError, OptionError } from '../errors';
 import { log } from '../log';
@@ -8,6 +9,7 @@ import { fnName, fnSpecOf, type TaskFunction } from './fnspec';
 import { Future, TaskError, type FutureHost, type KeyState } from './future';
 import { collectFutures, substitute, zip } from './structure';
 import { validateTaskOptions, type TaskOptions } from './task-options';
+import { FN_CACHE_SIZE, Lru } from '../util/lru';
 
 export interface ClientOptions {
   /** Scheduler address, tcp://host:port. */
@@ -39,6 +41,13 @@ export type Gathered<T> =
 type Ret<F> = F extends (...args: never[]) => infer R ? Awaited<R> : unknown;
 
 const HEARTBEAT_MS = 2000;
+/**
+ * An idle client (nothing awaited) does not keep a read pending, so Node can exit; instead it
+ * reads whatever arrived this often, so notices for futures nobody awaits never pile up.
+ */
+const IDLE_DRAIN_MS = 500;
+/** Gathering gives the event loop a turn after this much unpacking (ms). */
+const SLICE_MS = 20;
 
 export interface ScatterOptions {
   /** A copy on every worker (or every one named in `workers`). */
@@ -56,7 +65,8 @@ export class Client implements FutureHost {
   schedulerId = '';
   nWorkers = 0;
   private readonly keys = new Map<string, KeyState>();
-  private readonly defined = new Set<string>();
+  /** Functions the scheduler holds for this client, kept in step with its cache (Lru). */
+  private readonly defined = new Lru<string, true>(FN_CACHE_SIZE);
   private readonly outbox: Outbox;
   private readonly peers = new PeerPool('client');
   private readonly replies = new Map<number, (op: Envelope['op']) => void>();
@@ -66,6 +76,7 @@ export class Client implements FutureHost {
   private waits = 0;
   private reading = false;
   private heartbeat: NodeJS.Timeout | undefined;
+  private idleDrain: NodeJS.Timeout | undefined;
   private closedReason: string | null = null;
   private welcomed!: () => void;
   /** Called once when the client closes (LocalCluster ownership hooks in here). */
@@ -116,6 +127,8 @@ export class Client implements FutureHost {
     }
     c.heartbeat = setInterval(() => c.outbox.post('', { t: 'heartbeat' }), HEARTBEAT_MS);
     c.heartbeat.unref();
+    c.idleDrain = setInterval(() => void c.drainIdle(), IDLE_DRAIN_MS);
+    c.idleDrain.unref();
     return c;
   }
 
@@ -134,22 +147,40 @@ export class Client implements FutureHost {
   private async receive(): Promise<void> {
     this.reading = true;
     try {
-      while (this.demand() > 0 && !this.closedReason) {
-        const parts = await this.socket.receive();
-        let envs: Envelope[];
-        try {
-          envs = decode(parts);
-        } catch (err) {
-          log.warn(`client: malformed message from scheduler: ${(err as Error).message}`);
-          continue;
-        }
-        for (const env of envs) this.onMessage(env);
-      }
+      while (this.demand() > 0 && !this.closedReason) this.onParts(await this.socket.receive());
     } catch (err) {
       if (!this.closedReason) log.debug(`client: ${(err as Error).message}`);
     } finally {
       this.reading = false;
     }
+  }
+
+  /** Reads, without waiting, what arrived while nothing was awaited. */
+  private async drainIdle(): Promise<void> {
+    if (this.reading || this.closedReason || this.socket.closed) return;
+    this.reading = true;
+    this.socket.receiveTimeout = 0;
+    try {
+      for (;;) this.onParts(await this.socket.receive());
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== 'EAGAIN' && !this.closedReason) log.debug(`client: ${(err as Error).message}`);
+    } finally {
+      if (!this.socket.closed) this.socket.receiveTimeout = -1;
+      this.reading = false;
+    }
+    if (this.demand() > 0) this.wake();
+  }
+
+  private onParts(parts: Buffer[]): void {
+    let envs: Envelope[];
+    try {
+      envs = decode(parts);
+    } catch (err) {
+      log.warn(`client: malformed message from scheduler: ${(err as Error).message}`);
+      return;
+    }
+    for (const env of envs) this.onMessage(env);
   }
 
   private onMessage({ op, frames }: Envelope): void {
@@ -247,6 +278,13 @@ export class Client implements FutureHost {
     if (!ks) return;
     ks.refs -= 1;
     if (ks.refs > 0) return;
+    if (ks.waiters.length > 0) {
+      this.settle(
+        key,
+        'cancelled',
+        new ClusterError('ERR_CANCELLED', `future ${key} was released`),
+      );
+    }
     this.keys.delete(key);
     if (!this.closedReason) this.outbox.post('', { t: 'release', keys: [key] });
   }
@@ -309,11 +347,16 @@ export class Client implements FutureHost {
   /** Waits for keys and brings their values here: inline ones at once, the rest from workers. */
   private async fetchResults(keys: string[]): Promise<Map<string, unknown>> {
     const out = new Map<string, unknown>();
-    let todo = [...new Set(keys)];
+    let todo = Array.from(new Set(keys));
     while (todo.length > 0) {
       await this.allSettled(todo);
       const byWorker = new Map<string, string[]>();
+      let sliceStart = performance.now();
       for (const key of todo) {
+        if (performance.now() - sliceStart > SLICE_MS) {
+          await nextTurn();
+          sliceStart = performance.now();
+        }
         const ks = this.keys.get(key);
         if (!ks) throw new ClusterError('ERR_CANCELLED', `future ${key} was released`);
         if (ks.status !== 'finished')
@@ -337,7 +380,7 @@ export class Client implements FutureHost {
             }
           } catch {
             this.peers.drop(from);
-            retry.push(...ks);
+            for (const k of ks) retry.push(k);
           }
         }),
       );
@@ -386,10 +429,6 @@ export class Client implements FutureHost {
     this.checkOpen();
     const opts = validateTaskOptions(options);
     const { id, spec } = fnSpecOf(fn);
-    if (!this.defined.has(id)) {
-      this.defined.add(id);
-      this.outbox.post('', { t: 'define-fn', id, spec });
-    }
     const deps = new Set<string>();
     const frames = pack(args, {
       futureKey: (v) => {
@@ -409,6 +448,7 @@ export class Client implements FutureHost {
     const known = this.keys.has(key);
     const future = this.track(key);
     if (!known) {
+      if (!this.defined.use(id, true)) this.outbox.post('', { t: 'define-fn', id, spec });
       this.outbox.post(
         '',
         {
@@ -634,6 +674,7 @@ export class Client implements FutureHost {
 
   private async teardown(): Promise<void> {
     clearInterval(this.heartbeat);
+    clearInterval(this.idleDrain);
     this.markClosed(this.closedReason ?? 'client closed');
     this.peers.close();
     this.outbox.close();

@@ -41,6 +41,14 @@ export interface FutureHost {
   whenSettled(key: string): Promise<void>;
 }
 
+/**
+ * Keeps `future` reachable until `p` settles: the client releases a key when its last Future is
+ * garbage collected, and `await submit(f).result()` holds no other reference to it.
+ */
+function keepAlive<T>(future: object, p: Promise<T>): Promise<T> {
+  return p.finally(() => future);
+}
+
 /** A task's eventual result. Passing it to another task makes that task depend on it. */
 export class Future<T = unknown> {
   private released = false;
@@ -60,13 +68,15 @@ export class Future<T = unknown> {
   }
 
   result(): Promise<T> {
-    return this.host.resultOf(this.key) as Promise<T>;
+    return keepAlive(this, this.host.resultOf(this.key) as Promise<T>);
   }
 
   /** The task's error, or null once it finished well. */
-  async exception(): Promise<Error | null> {
-    await this.host.whenSettled(this.key);
-    return this.host.stateOf(this.key).error;
+  exception(): Promise<Error | null> {
+    return keepAlive(
+      this,
+      this.host.whenSettled(this.key).then(() => this.host.stateOf(this.key).error),
+    );
   }
 
   cancel(): Promise<void> {

@@ -21,6 +21,17 @@ interface Conn {
   /** Requests waiting for their reply; the socket is read only while some are. */
   waiting: number;
   reading: boolean;
+  lastUsed: number;
+}
+
+/** A connection with no request for this long is closed (ms). */
+export const PEER_IDLE_MS = 30_000;
+/** Connections kept open at most; opening one more closes the least recently used idle one. */
+export const MAX_PEER_CONNECTIONS = 256;
+
+/** The op with its request id set (ops that take a `req`). */
+function withReq(op: Op, req: number): Op {
+  return Object.assign({}, op, { req }) as Op;
 }
 
 export class PeerTimeoutError extends Error {
@@ -37,8 +48,14 @@ export class PeerPool {
   private pending = new Map<number, Pending>();
   private nextReq = 1;
   private closed = false;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly name: string) {}
+
+  /** Open connections (for tests and diagnostics). */
+  get size(): number {
+    return this.conns.size;
+  }
 
   request(address: string, op: Op, frames: Buffer[] = [], timeout = 30_000): Promise<Envelope[]> {
     if (this.closed) return Promise.reject(new Error(`${this.name}: peer pool closed`));
@@ -54,14 +71,17 @@ export class PeerPool {
       }, timeout);
       this.pending.set(req, { envs: [], resolve, reject, timer, conn });
       conn.waiting += 1;
-      conn.outbox.post('', { ...op, req } as Op, frames);
+      conn.outbox.post('', withReq(op, req), frames);
       if (!conn.reading) void this.receive(address, conn);
     });
   }
 
   private conn(address: string): Conn {
     let c = this.conns.get(address);
-    if (!c) {
+    if (c)
+      this.conns.delete(address); // re-inserted below: the map is in order of last use
+    else {
+      if (this.conns.size >= MAX_PEER_CONNECTIONS) this.closeIdle(0);
       const socket = dealer();
       socket.connect(address);
       c = {
@@ -69,10 +89,30 @@ export class PeerPool {
         outbox: new Outbox(socket, false, `${this.name}->${address}`),
         waiting: 0,
         reading: false,
+        lastUsed: 0,
       };
-      this.conns.set(address, c);
+    }
+    c.lastUsed = Date.now();
+    this.conns.set(address, c);
+    if (!this.sweeper) {
+      this.sweeper = setInterval(() => this.closeIdle(PEER_IDLE_MS), PEER_IDLE_MS / 2);
+      this.sweeper.unref();
     }
     return c;
+  }
+
+  /**
+   * Closes connections idle for `idleMs`, oldest first; with 0, only the least recently used
+   * idle one (to make room).
+   */
+  closeIdle(idleMs: number): void {
+    const now = Date.now();
+    for (const [address, c] of this.conns) {
+      if (c.waiting > 0) continue;
+      if (now - c.lastUsed < idleMs) break;
+      this.drop(address);
+      if (idleMs === 0) return;
+    }
   }
 
   private async receive(address: string, conn: Conn): Promise<void> {
@@ -119,7 +159,8 @@ export class PeerPool {
 
   close(): void {
     this.closed = true;
-    for (const address of [...this.conns.keys()]) this.drop(address);
+    clearInterval(this.sweeper);
+    for (const address of Array.from(this.conns.keys())) this.drop(address);
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(new Error(`${this.name}: closed`));

@@ -11,6 +11,7 @@ import {
   type WorkerInfo,
 } from '../protocol';
 import { removeSchedulerFile, writeSchedulerFile } from '../cluster/scheduler-file';
+import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { SchedulerCore } from './core';
 import type { SchedulerAction, SchedulerConfig, SchedulerEvent } from './types';
 
@@ -29,13 +30,20 @@ export interface SchedulerOptions extends Partial<SchedulerConfig> {
   tickInterval?: number;
 }
 
-/** What the scheduler keeps of a task: the function id and the packed arguments. */
+/** What the scheduler keeps of a task: its function and the packed arguments. */
 export interface Payload {
   fn: string;
+  spec: FnSpec;
   frames: Buffer[];
 }
 
-type Peer = { kind: 'client' } | { kind: 'worker'; fns: Set<string> };
+/**
+ * Function definitions are cached per connection with a bound (FN_CACHE_SIZE, least recently
+ * used out), each side in step with the other: a client's definitions here mirror its `defined`,
+ * and `fns` of a worker mirrors what that worker still holds. A task keeps its own spec.
+ */
+type Peer =
+  { kind: 'client'; fns: Lru<string, FnSpec> } | { kind: 'worker'; fns: Lru<string, true> };
 
 /** The receive loop gives the event loop a turn after this much work (ms). */
 const SLICE_MS = 20;
@@ -50,7 +58,6 @@ export class Scheduler {
   /** For clients in this same process. */
   readonly inprocAddress = `inproc://mpi-cluster-${this.id}`;
   private readonly peers = new Map<string, Peer>();
-  private readonly fns = new Map<string, FnSpec>();
   private readonly outbox: Outbox;
   private ticker: NodeJS.Timeout | undefined;
   private closing = false;
@@ -154,7 +161,8 @@ export class Scheduler {
     const now = Date.now();
     const known = this.peers.get(peer);
     if (op.t === 'hello-client') {
-      this.peers.set(peer, { kind: 'client' });
+      if (known?.kind !== 'client')
+        this.peers.set(peer, { kind: 'client', fns: new Lru(FN_CACHE_SIZE) });
       events.push({ type: 'client-join', client: peer, now });
       this.outbox.post(peer, {
         t: 'welcome',
@@ -169,7 +177,7 @@ export class Scheduler {
         log.warn(`scheduler: worker registered as ${op.worker.id} from socket ${peer}; dropped`);
         return;
       }
-      this.peers.set(peer, { kind: 'worker', fns: new Set() });
+      this.peers.set(peer, { kind: 'worker', fns: new Lru(FN_CACHE_SIZE) });
       events.push({ type: 'worker-join', worker: op.worker, now });
       this.outbox.post(peer, { t: 'registered', schedulerId: this.id });
       return;
@@ -182,12 +190,22 @@ export class Scheduler {
       events.push({ type: 'client-seen', client: peer, now });
       switch (op.t) {
         case 'define-fn':
-          this.fns.set(op.id, op.spec);
+          known.fns.set(op.id, op.spec);
           return;
         case 'submit': {
           const t = op.task;
-          if (!this.fns.has(t.fn)) {
-            log.warn(`scheduler: task ${t.key} names undefined function ${t.fn}; dropped`);
+          const spec = known.fns.get(t.fn);
+          if (!spec) {
+            log.warn(`scheduler: task ${t.key} names undefined function ${t.fn}; refused`);
+            this.outbox.post(peer, {
+              t: 'key-erred',
+              key: t.key,
+              error: {
+                name: 'ProtocolError',
+                code: 'ERR_PROTOCOL',
+                message: `task ${t.key} names function ${t.fn}, which this client never defined`,
+              },
+            });
             return;
           }
           events.push({
@@ -201,7 +219,7 @@ export class Scheduler {
                 retries: t.retries,
                 workers: t.workers,
                 resources: t.resources,
-                payload: { fn: t.fn, frames },
+                payload: { fn: t.fn, spec, frames },
               },
             ],
           });
@@ -333,13 +351,8 @@ export class Scheduler {
     switch (a.type) {
       case 'compute': {
         const peer = this.peers.get(a.worker);
-        if (peer?.kind === 'worker' && !peer.fns.has(a.payload.fn)) {
-          peer.fns.add(a.payload.fn);
-          this.outbox.post(a.worker, {
-            t: 'define-fn',
-            id: a.payload.fn,
-            spec: this.fns.get(a.payload.fn)!,
-          });
+        if (peer?.kind === 'worker' && !peer.fns.use(a.payload.fn, true)) {
+          this.outbox.post(a.worker, { t: 'define-fn', id: a.payload.fn, spec: a.payload.spec });
         }
         const deps = a.deps;
         this.outbox.post(

@@ -5,9 +5,11 @@
 import { parentPort } from 'node:worker_threads';
 import { pack, unpack, type FnSpec } from '../protocol';
 import { compileFn } from './functions';
+import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import type { ThreadResult, ThreadTask } from './thread-messages';
 
-const cache = new Map<string, Promise<(...args: unknown[]) => unknown>>();
+/** Compiled functions, in step with the pool's record of them (Lru). */
+const cache = new Lru<string, Promise<(...args: unknown[]) => unknown>>(FN_CACHE_SIZE);
 
 function errorInfo(err: unknown): ThreadResult['error'] {
   if (err instanceof Error) {
@@ -24,12 +26,12 @@ function errorInfo(err: unknown): ThreadResult['error'] {
 async function run(t: ThreadTask): Promise<{ result: ThreadResult; transfer: ArrayBuffer[] }> {
   const start = performance.now();
   try {
-    let fnP = cache.get(t.fnId);
-    if (!fnP) {
-      if (!t.spec) throw new Error(`function ${t.fnId} was never defined on this thread`);
+    let fnP: Promise<(...args: unknown[]) => unknown> | undefined;
+    if (t.spec) {
       fnP = compileFn(t.spec as FnSpec);
       cache.set(t.fnId, fnP);
-    }
+    } else fnP = cache.get(t.fnId);
+    if (!fnP) throw new Error(`function ${t.fnId} was never defined on this thread`);
     const fn = await fnP;
     const depValues = new Map<string, unknown>();
     for (const [k, frames] of t.deps) depValues.set(k, unpack(frames));
@@ -63,7 +65,7 @@ parentPort!.on('message', async (batch: ThreadTask[]) => {
   for (const t of batch) {
     const { result, transfer } = await run(t);
     results.push(result);
-    transfers.push(...transfer);
+    for (const buf of transfer) transfers.push(buf);
   }
   parentPort!.postMessage(results, transfers);
 });

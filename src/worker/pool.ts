@@ -2,11 +2,13 @@ import * as path from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
 import type { FnSpec } from '../protocol';
 import type { ThreadResult, ThreadTask } from './thread-messages';
+import { FN_CACHE_SIZE, Lru } from '../util/lru';
 
 interface Slot {
   thread: Thread;
   busy: number;
-  fns: Set<string>;
+  /** What the thread's compiled-function cache holds, kept in step with it (Lru). */
+  fns: Lru<string, true>;
 }
 
 export interface PoolTask {
@@ -34,7 +36,7 @@ export class ThreadPool {
     const script = path.join(__dirname, 'executor.js');
     for (let i = 0; i < nthreads; i++) {
       const thread = new Thread(script);
-      const slot: Slot = { thread, busy: 0, fns: new Set() };
+      const slot: Slot = { thread, busy: 0, fns: new Lru(FN_CACHE_SIZE) };
       thread.on('message', (results: ThreadResult[]) => {
         slot.busy -= results.length;
         for (const r of results) {
@@ -73,8 +75,7 @@ export class ThreadPool {
       if (slot.busy > 0) continue;
       const n = tiny ? Math.min(this.ready.length, 64) : 1;
       const batch: ThreadTask[] = this.ready.splice(0, n).map((t) => {
-        const first = !slot.fns.has(t.fnId);
-        slot.fns.add(t.fnId);
+        const first = !slot.fns.use(t.fnId, true);
         return {
           key: t.key,
           fnId: t.fnId,

@@ -7,15 +7,20 @@ import { log } from '../log';
 import { Outbox, PeerPool, bindEndpoint, boundEndpoint, dealer, hostFor, router } from '../net';
 import { decode, packedBytes, type DepLocation, type Envelope, type FnSpec } from '../protocol';
 import { resolveWorkerOptions, type WorkerOptions } from './options';
+import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { ThreadPool } from './pool';
 import type { ThreadResult } from './thread-messages';
 
+/** Keys asked of one holder in one get-data at most. */
+const FETCH_BATCH = 1000;
 /** Results up to this size ride along with task-finished so clients get them in one hop. */
 const INLINE_LIMIT = 16 * 1024;
 
 interface Pending {
   key: string;
   fn: string;
+  /** Taken from the cache when the compute arrived (null: never defined here). */
+  spec: FnSpec | null;
   args: Buffer[];
   deps: DepLocation[];
   cancelled: boolean;
@@ -33,7 +38,8 @@ export class Worker {
   readonly name: string;
   readonly options: ReturnType<typeof resolveWorkerOptions>;
   private readonly data = new Map<string, Buffer[]>();
-  private readonly fns = new Map<string, FnSpec>();
+  /** Function definitions, in step with the scheduler's record of them (Lru). */
+  private readonly fns = new Lru<string, FnSpec>(FN_CACHE_SIZE);
   private readonly tasks = new Map<string, Pending>();
   private readonly fetching = new Map<string, Promise<boolean>>();
   private readonly peers: PeerPool;
@@ -146,6 +152,7 @@ export class Worker {
         this.tasks.set(op.key, {
           key: op.key,
           fn: op.fn,
+          spec: this.fns.get(op.fn) ?? null,
           args: frames,
           deps: op.deps,
           cancelled: false,
@@ -180,17 +187,13 @@ export class Worker {
     const t = this.tasks.get(key)!;
     const missing = t.deps.filter((d) => !this.data.has(d.key));
     if (missing.length > 0) {
-      const results = await Promise.all(missing.map((d) => this.fetch(d, key)));
-      if (t.cancelled || this.closing) {
-        this.tasks.delete(key);
-        return;
-      }
-      if (!results.every(Boolean)) {
+      const ok = await this.fetchAll(missing, key);
+      if (t.cancelled || this.closing || !ok) {
         this.tasks.delete(key);
         return;
       }
     }
-    const spec = this.fns.get(t.fn);
+    const spec = t.spec;
     if (!spec) {
       this.tasks.delete(key);
       this.schedOut.post('', {
@@ -205,40 +208,69 @@ export class Worker {
     this.pool.submit({ key, fnId: t.fn, spec, args: t.args, deps });
   }
 
-  /** One transfer per key at a time; reports a holder that does not have it. */
-  private fetch(dep: DepLocation, forKey: string): Promise<boolean> {
-    let p = this.fetching.get(dep.key);
-    if (!p) {
-      p = this.fetchFrom(dep, forKey).finally(() => this.fetching.delete(dep.key));
-      this.fetching.set(dep.key, p);
+  /**
+   * Brings inputs here: one get-data per holder for up to FETCH_BATCH keys (a task with 100,000
+   * inputs makes 100 requests, not 100,000), one transfer per key at a time; a key its first
+   * holder did not send is tried at the others.
+   */
+  private async fetchAll(deps: DepLocation[], forKey: string): Promise<boolean> {
+    const waits: Promise<boolean>[] = [];
+    const byHolder = new Map<string, DepLocation[]>();
+    for (const d of deps) {
+      const inFlight = this.fetching.get(d.key);
+      if (inFlight) waits.push(inFlight);
+      else {
+        const from = d.who[0] ?? '';
+        const list = byHolder.get(from);
+        if (list) list.push(d);
+        else byHolder.set(from, [d]);
+      }
     }
-    return p;
+    for (const [from, list] of byHolder) {
+      for (let i = 0; i < list.length; i += FETCH_BATCH) {
+        const chunk = list.slice(i, i + FETCH_BATCH);
+        const got = this.fetchBatch(from, chunk);
+        for (const d of chunk) {
+          const p = got
+            .then((keys) => keys.has(d.key) || this.fetchFrom(d, forKey, from))
+            .finally(() => this.fetching.delete(d.key));
+          this.fetching.set(d.key, p);
+          waits.push(p);
+        }
+      }
+    }
+    const results = await Promise.all(waits);
+    return results.every(Boolean);
   }
 
-  private async fetchFrom(dep: DepLocation, forKey: string): Promise<boolean> {
-    const failed: string[] = [];
-    for (const from of dep.who) {
-      try {
-        const envs = await this.peers.request(
-          from,
-          { t: 'get-data', req: 0, keys: [dep.key] },
-          [],
-          10_000,
-        );
-        const got = envs.find((e) => e.op.t === 'data');
-        if (got) {
-          this.data.set(dep.key, got.frames);
-          this.schedOut.post('', {
-            t: 'add-keys',
-            keys: [dep.key],
-            nbytes: [packedBytes(got.frames)],
-          });
-          return true;
-        }
-      } catch (err) {
-        log.debug(`worker ${this.name}: fetch ${dep.key} from ${from}: ${(err as Error).message}`);
-        this.peers.drop(from);
+  /** Asks one holder for many keys; resolves with the keys it sent. */
+  private async fetchBatch(from: string, deps: DepLocation[]): Promise<Set<string>> {
+    const got = new Set<string>();
+    if (!from) return got;
+    try {
+      const keys = deps.map((d) => d.key);
+      const envs = await this.peers.request(from, { t: 'get-data', req: 0, keys }, [], 30_000);
+      const nbytes: number[] = [];
+      for (const e of envs) {
+        if (e.op.t !== 'data') continue;
+        this.data.set(e.op.key, e.frames);
+        got.add(e.op.key);
+        nbytes.push(packedBytes(e.frames));
       }
+      if (got.size > 0) this.schedOut.post('', { t: 'add-keys', keys: Array.from(got), nbytes });
+    } catch (err) {
+      log.debug(`worker ${this.name}: fetch from ${from}: ${(err as Error).message}`);
+      this.peers.drop(from);
+    }
+    return got;
+  }
+
+  /** Tries the other holders of a key `failedAt` did not send; reports every holder without it. */
+  private async fetchFrom(dep: DepLocation, forKey: string, failedAt: string): Promise<boolean> {
+    const failed: string[] = failedAt ? [failedAt] : [];
+    for (const from of dep.who) {
+      if (from === failedAt) continue;
+      if ((await this.fetchBatch(from, [dep])).has(dep.key)) return true;
       failed.push(from);
     }
     // Nobody had it: the scheduler corrects its records and runs this task again later.

@@ -35,6 +35,13 @@ const of = <T extends SchedulerAction<P>['type']>(acts: SchedulerAction<P>[], ty
 const finish = (w: string, key: string, duration = 1) =>
   core.handle({ type: 'task-finished', worker: w, key, nbytes: 10, duration, inline: null });
 
+/** Ticks every 250 ms from `from` to `to`, as the driver's timer sends them. */
+const ticks = (from: number, to: number) => {
+  const out: { type: 'tick'; now: number }[] = [];
+  for (let now = from; now <= to; now += 250) out.push({ type: 'tick', now });
+  return out;
+};
+
 beforeEach(() => {
   core = new SchedulerCore<P>({ workerTtl: 1000, clientTtl: 5000 });
   core.handle({ type: 'client-join', client: 'c1', now: 0 });
@@ -178,9 +185,20 @@ test('workers silent past the ttl are removed by a tick; their tasks are resched
   ]);
   core.handle({ type: 'submit', client: 'c1', tasks: [task('x', [], { workers: ['a'] })] });
   core.handle({ type: 'worker-seen', worker: 'b', now: 1500 });
-  const acts = core.handle({ type: 'tick', now: 2000 });
+  const acts = core.handle(ticks(250, 2000));
   expect(of(acts, 'worker-removed').map((r) => r.worker)).toEqual(['a']);
   expect(core.workers.has('b')).toBe(true);
+});
+
+test('a stall of the scheduler itself removes no one; silence after it still does', () => {
+  core.handle({ type: 'worker-join', worker: worker('a'), now: 0 });
+  core.handle(ticks(250, 750));
+  // 30 s in which the scheduler could not listen (a long synchronous step in its process).
+  expect(of(core.handle({ type: 'tick', now: 30_750 }), 'worker-removed')).toEqual([]);
+  // Silence before the stall (750 ms) and after it adds up to the 1 s ttl at 31 s.
+  expect(of(core.handle(ticks(31_000, 31_000)), 'worker-removed')).toEqual([]);
+  const later = core.handle(ticks(31_250, 31_250));
+  expect(of(later, 'worker-removed').map((r) => r.worker)).toEqual(['a']);
 });
 
 test('a client that leaves releases its keys, and finished data is freed on workers', () => {
