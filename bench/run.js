@@ -2,7 +2,23 @@
 // npm run bench: figures for the README, each next to its floor measured in this same run.
 const os = require('node:os');
 const { Client, LocalCluster } = require('../dist');
+const { execFileSync } = require('node:child_process');
+const path = require('node:path');
 const zmqFloor = require('./zmq-floor');
+const scale = require('./scale');
+
+/** Scheduler heap per task at 1M tasks, measured in its own --expose-gc process. */
+function schedulerMemory() {
+  const out = execFileSync(
+    process.execPath,
+    ['--expose-gc', path.join(__dirname, 'scheduler-memory.js')],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  return JSON.parse(out.trim().split('\n').pop());
+}
 
 const ms = (x) => `${x.toFixed(3)} ms`;
 
@@ -77,6 +93,14 @@ async function main() {
       `raw ZeroMQ fetch ${Math.round(floor.mibPerSec)} MiB/s`,
     ],
   ];
+  rows.push(...(await scale()));
+  const mem = schedulerMemory();
+  rows.push([
+    'scheduler memory per task at 1M tasks: pending / finished and held',
+    `${Math.round(mem.pending)} / ${Math.round(mem.held)} bytes/task`,
+    '<= 1 KiB pending',
+    '',
+  ]);
   if (!extra.includes('--no-mpi')) {
     const mpi = require('./mpi');
     rows.push(...(await mpi()));
