@@ -101,6 +101,12 @@ async function main() {
     '<= 1 KiB pending',
     '',
   ]);
+  rows.push([
+    'longest event-loop block while 1M submits reach the scheduler',
+    `${Math.round(mem.maxBlockMs)} ms`,
+    '~50 ms',
+    '',
+  ]);
   if (!extra.includes('--no-mpi')) {
     const mpi = require('./mpi');
     rows.push(...(await mpi()));

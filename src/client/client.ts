@@ -64,6 +64,7 @@ export class Client implements FutureHost {
   readonly id = `c-${randomUUID()}`;
   schedulerId = '';
   nWorkers = 0;
+  /** One entry per key some live Future of this client refers to; removed with the last one. */
   private readonly keys = new Map<string, KeyState>();
   /** Functions the scheduler holds for this client, kept in step with its cache (Lru). */
   private readonly defined = new Lru<string, true>(FN_CACHE_SIZE);

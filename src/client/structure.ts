@@ -28,7 +28,7 @@ function isPlain(v: unknown): boolean {
 /** Zips iterables into argument lists (stops at the shortest, as Python's zip). */
 export function zip(iterables: Iterable<unknown>[]): unknown[][] {
   const arrays = iterables.map((it) => Array.from(it));
-  const n = Math.min(...arrays.map((a) => a.length));
+  const n = arrays.length === 0 ? 0 : arrays.reduce((m, a) => Math.min(m, a.length), Infinity);
   const out: unknown[][] = new Array(n);
   for (let i = 0; i < n; i++) out[i] = arrays.map((a) => a[i]);
   return out;

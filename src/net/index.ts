@@ -1,4 +1,4 @@
-export { Outbox } from './outbox';
+export { Outbox, MAX_OPS_PER_MESSAGE, MAX_BYTES_PER_MESSAGE } from './outbox';
 export { PeerPool, PeerTimeoutError } from './peers';
-export { router, dealer, boundEndpoint } from './sockets';
+export { router, dealer, boundEndpoint, HIGH_WATER_MARK, MAX_MESSAGE_SIZE } from './sockets';
 export { interfaceAddress, primaryAddress, hostFor, bindEndpoint } from './interfaces';

@@ -8,6 +8,8 @@
  */
 export class Lru<K, V> {
   private readonly map = new Map<K, V>();
+  /** The most recently used key: using it again needs no reordering (the common case). */
+  private newest: K | undefined;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) {
@@ -26,15 +28,17 @@ export class Lru<K, V> {
   /** The value, now the most recently used; undefined when absent. */
   get(key: K): V | undefined {
     const v = this.map.get(key);
-    if (v === undefined) return undefined;
+    if (v === undefined || key === this.newest) return v;
     this.map.delete(key);
     this.map.set(key, v);
+    this.newest = key;
     return v;
   }
 
   set(key: K, value: V): void {
     this.map.delete(key);
     this.map.set(key, value);
+    this.newest = key;
     if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
   }
 
@@ -47,6 +51,7 @@ export class Lru<K, V> {
 
   delete(key: K): void {
     this.map.delete(key);
+    if (key === this.newest) this.newest = undefined;
   }
 
   keys(): IterableIterator<K> {

@@ -37,9 +37,14 @@ export class Worker {
   readonly id = `w-${randomUUID()}`;
   readonly name: string;
   readonly options: ReturnType<typeof resolveWorkerOptions>;
+  /**
+   * Results held here, packed. Bounded by what the scheduler placed on this worker and has not
+   * freed (`free-keys`); memoryLimit is not enforced and nothing spills to disk yet.
+   */
   private readonly data = new Map<string, Buffer[]>();
   /** Function definitions, in step with the scheduler's record of them (Lru). */
   private readonly fns = new Lru<string, FnSpec>(FN_CACHE_SIZE);
+  /** Tasks assigned and not finished: at most the capacity the scheduler gives this worker. */
   private readonly tasks = new Map<string, Pending>();
   private readonly fetching = new Map<string, Promise<boolean>>();
   private readonly peers: PeerPool;

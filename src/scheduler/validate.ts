@@ -1,0 +1,52 @@
+import { NONE } from './sets';
+import type { TaskState, WorkerState } from './types';
+
+/** Checks every invariant of the scheduler core's state; throws on the first broken one. */
+export function validateState<P>(
+  tasks: ReadonlyMap<string, TaskState<P>>,
+  workers: ReadonlyMap<string, WorkerState>,
+): void {
+  const fail = (msg: string): never => {
+    throw new Error(`scheduler state invalid: ${msg}`);
+  };
+  if (NONE.size !== 0) fail('the shared empty set was written to');
+  for (const ts of tasks.values()) {
+    for (const d of ts.deps) {
+      const dep = tasks.get(d) ?? fail(`${ts.key} depends on forgotten ${d}`);
+      if (!dep.dependents.has(ts.key)) fail(`${d} does not list dependent ${ts.key}`);
+    }
+    for (const d of ts.dependents) {
+      const dep = tasks.get(d) ?? fail(`${ts.key} lists forgotten dependent ${d}`);
+      if (!dep.deps.has(ts.key)) fail(`${d} does not list dep ${ts.key}`);
+    }
+    for (const d of ts.waiters) if (!ts.dependents.has(d)) fail(`${d} waits on non-dep ${ts.key}`);
+    if (ts.state === 'processing') {
+      const w = workers.get(ts.processingOn ?? '') ?? fail(`${ts.key} on unknown worker`);
+      if (!w.processing.has(ts.key)) fail(`${w.id} does not list processing ${ts.key}`);
+      for (const d of ts.deps) {
+        if (tasks.get(d)!.state !== 'memory') fail(`${ts.key} runs before dep ${d}`);
+      }
+    } else if (ts.processingOn !== null) fail(`${ts.key} (${ts.state}) has processingOn`);
+    if (ts.state === 'memory' && ts.who.size === 0) fail(`${ts.key} in memory nowhere`);
+    if (ts.state !== 'memory' && ts.who.size > 0) fail(`${ts.key} (${ts.state}) has holders`);
+    if (ts.state === 'waiting' && ts.waitingOn.size === 0) fail(`${ts.key} waits on nothing`);
+    if (ts.state === 'queued' && ts.waitingOn.size > 0) fail(`${ts.key} queued with deps`);
+    if ((ts.state === 'queued') !== ts.heapIndex >= 0) {
+      fail(`${ts.key} (${ts.state}) is ${ts.heapIndex >= 0 ? '' : 'not '}in the ready queue`);
+    }
+    for (const wid of ts.who) {
+      if (!workers.get(wid)?.has.has(ts.key)) fail(`${wid} does not hold ${ts.key}`);
+    }
+    if (ts.wantedBy.size === 0 && ts.dependents.size === 0 && ts.state === 'released') {
+      fail(`${ts.key} released and unreferenced but not forgotten`);
+    }
+  }
+  for (const w of workers.values()) {
+    for (const key of w.processing) {
+      if (tasks.get(key)?.processingOn !== w.id) fail(`${w.id} processes stray ${key}`);
+    }
+    for (const key of w.has) {
+      if (!tasks.get(key)?.who.has(w.id)) fail(`${w.id} holds stray ${key}`);
+    }
+  }
+}
