@@ -14,8 +14,8 @@ const { pack } = require('../dist/protocol');
 const N = Number(process.env.N ?? 1_000_000);
 
 const heap = () => {
-  global.gc();
-  global.gc();
+  globalThis.gc();
+  globalThis.gc();
   return process.memoryUsage().heapUsed;
 };
 
@@ -24,7 +24,7 @@ async function until(check) {
 }
 
 async function main() {
-  if (typeof global.gc !== 'function') throw new Error('run with node --expose-gc');
+  if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
   const scheduler = await Scheduler.start({ local: true });
   const socket = dealer('bench-client');
   socket.connect(scheduler.address);
