@@ -51,8 +51,9 @@ fi
 step "installing npm dependencies (npm install, as locked)"
 # Not `npm ci`: npm 11 writes lock entries only for this platform's optional packages (jest's
 # unrs-resolver bindings) and `npm ci` then refuses the lock as out of sync. `npm install` with
-# the lock installs the same versions and leaves package-lock.json unchanged.
-npm install --no-audit --no-fund
+# the lock installs the same versions; --no-save keeps it from writing this platform's entries
+# into package-lock.json, so the tree stays clean after set-up.
+npm install --no-audit --no-fund --no-save
 
 step "building the native MPI binding for every MPI flavour found"
 node scripts/build-native.js --all
