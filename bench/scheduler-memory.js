@@ -6,7 +6,7 @@
 // full GC, less the heap before the first submit, divided by the count.
 const { spawn } = require('node:child_process');
 const path = require('node:path');
-const { monitorEventLoopDelay } = require('node:perf_hooks');
+const { PerformanceObserver, monitorEventLoopDelay, performance } = require('node:perf_hooks');
 const { Scheduler } = require('../dist');
 const { Outbox, dealer } = require('../dist/net');
 const { pack } = require('../dist/protocol');
@@ -46,11 +46,25 @@ async function main() {
     out.post('', { t: 'submit', task }, frames);
   }
   // From here the Outbox encodes and sends, the scheduler reads and handles: the longest time
-  // the event loop was held while the million submits went through.
+  // the event loop was held while the million submits went through, the longest the scheduler
+  // spent on one message, and the longest garbage-collection pause, each on its own.
+  let maxStepMs = 0;
+  const onMessage = scheduler.onMessage.bind(scheduler);
+  scheduler.onMessage = (parts) => {
+    const t = performance.now();
+    onMessage(parts);
+    maxStepMs = Math.max(maxStepMs, performance.now() - t);
+  };
+  let maxGcMs = 0;
+  const gcs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) maxGcMs = Math.max(maxGcMs, e.duration);
+  });
+  gcs.observe({ entryTypes: ['gc'] });
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
   await until(() => scheduler.core.tasks.size === N);
   delay.disable();
+  gcs.disconnect();
   const maxBlockMs = delay.max / 1e6;
   const pending = (heap() - before) / N;
   const workerJs = path.join(__dirname, '..', 'dist', 'cli', 'worker.js');
@@ -63,7 +77,7 @@ async function main() {
   out.close();
   socket.close();
   await drain.catch(() => {});
-  process.stdout.write(JSON.stringify({ pending, held, maxBlockMs }) + '\n');
+  process.stdout.write(JSON.stringify({ pending, held, maxBlockMs, maxStepMs, maxGcMs }) + '\n');
   process.exit(0);
 }
 

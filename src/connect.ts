@@ -7,8 +7,8 @@ export type ConnectTarget =
   | undefined
   | string
   | LocalCluster
-  | { schedulerFile: string; timeout?: number; notBefore?: number }
-  | { address: string; timeout?: number }
+  | { schedulerFile: string; timeout?: number; notBefore?: number; schedulerTimeout?: number }
+  | { address: string; timeout?: number; schedulerTimeout?: number }
   | { local: LocalClusterOptions };
 
 /**
@@ -41,7 +41,11 @@ export async function connect(target?: ConnectTarget): Promise<Client> {
         timeout: target.timeout,
         notBefore: target.notBefore,
       });
-      return Client.open({ address: f.address, timeout: target.timeout });
+      return Client.open({
+        address: f.address,
+        timeout: target.timeout,
+        schedulerTimeout: target.schedulerTimeout,
+      });
     }
     if ('address' in target) return Client.open(target);
   }

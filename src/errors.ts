@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'ERR_WORKER_LOST'
   | 'ERR_KILLED_WORKER'
   | 'ERR_TASK_FAILED'
+  | 'ERR_THREAD_EXITED'
   | 'ERR_CANCELLED'
   | 'ERR_CLOSURE'
   | 'ERR_SERIALIZE'

@@ -17,6 +17,12 @@ export interface ClientOptions {
   /** How long to wait for the scheduler to answer (ms). */
   timeout?: number;
   name?: string;
+  /**
+   * How long the scheduler may stay silent (ms, default 60 s; it answers every heartbeat, sent
+   * every 2 s) before this client counts it gone: every pending future and request then fails
+   * with ERR_SCHEDULER_GONE.
+   */
+  schedulerTimeout?: number;
 }
 
 /** A value, or a Future of it, also inside arrays and plain objects (futures are dependencies). */
@@ -41,6 +47,8 @@ export type Gathered<T> =
 type Ret<F> = F extends (...args: never[]) => infer R ? Awaited<R> : unknown;
 
 const HEARTBEAT_MS = 2000;
+/** A scheduler silent this long (ms) is counted gone (ClientOptions.schedulerTimeout). */
+const SCHEDULER_TIMEOUT_MS = 60_000;
 /**
  * An idle client (nothing awaited) does not keep a read pending, so Node can exit; instead it
  * reads whatever arrived this often, so notices for futures nobody awaits never pile up.
@@ -70,11 +78,16 @@ export class Client implements FutureHost {
   private readonly defined = new Lru<string, true>(FN_CACHE_SIZE);
   private readonly outbox: Outbox;
   private readonly peers = new PeerPool('client');
-  private readonly replies = new Map<number, (op: Envelope['op']) => void>();
+  private readonly replies = new Map<
+    number,
+    { resolve: (op: Envelope['op']) => void; reject: (err: Error) => void }
+  >();
   private readonly workerWaiters: (() => void)[] = [];
   private readonly registry = new FinalizationRegistry<string>((key) => this.decref(key));
   private nextReq = 1;
   private waits = 0;
+  private lastHeard = Date.now();
+  private lastBeat = Date.now();
   private reading = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private idleDrain: NodeJS.Timeout | undefined;
@@ -98,6 +111,10 @@ export class Client implements FutureHost {
   /** Connects to a running scheduler at an address. */
   static async open(options: ClientOptions): Promise<Client> {
     const timeout = options.timeout ?? 30_000;
+    const st = options.schedulerTimeout;
+    if (st !== undefined && !(typeof st === 'number' && st > 0 && Number.isFinite(st))) {
+      throw new OptionError(`schedulerTimeout must be a positive number of ms, got ${st}`);
+    }
     const socket = dealer();
     const c = new Client(socket, options.address);
     socket.routingId = c.id;
@@ -126,7 +143,12 @@ export class Client implements FutureHost {
     } finally {
       clearTimeout(timer);
     }
-    c.heartbeat = setInterval(() => c.outbox.post('', { t: 'heartbeat' }), HEARTBEAT_MS);
+    const schedulerTimeout = options.schedulerTimeout ?? SCHEDULER_TIMEOUT_MS;
+    c.lastHeard = c.lastBeat = Date.now();
+    c.heartbeat = setInterval(() => {
+      c.outbox.post('', { t: 'heartbeat' });
+      c.checkScheduler(schedulerTimeout);
+    }, HEARTBEAT_MS);
     c.heartbeat.unref();
     c.idleDrain = setInterval(() => void c.drainIdle(), IDLE_DRAIN_MS);
     c.idleDrain.unref();
@@ -174,6 +196,7 @@ export class Client implements FutureHost {
   }
 
   private onParts(parts: Buffer[]): void {
+    this.lastHeard = Date.now();
     let envs: Envelope[];
     try {
       envs = decode(parts);
@@ -212,7 +235,7 @@ export class Client implements FutureHost {
         return;
       case 'who-has-reply':
       case 'info-reply':
-        this.replies.get(op.req)?.(op);
+        this.replies.get(op.req)?.resolve(op);
         this.replies.delete(op.req);
         return;
       case 'closing':
@@ -253,6 +276,28 @@ export class Client implements FutureHost {
       }
     }
     for (const w of this.workerWaiters.splice(0)) w();
+    for (const r of this.replies.values()) {
+      r.reject(new ClusterError('ERR_SCHEDULER_GONE', `${reason}; no reply will come`));
+    }
+    this.replies.clear();
+  }
+
+  /**
+   * Runs with every heartbeat: a scheduler silent for longer than `schedulerTimeout` is gone. Time
+   * this process itself was stalled (a late heartbeat) is not counted as the scheduler's silence.
+   */
+  private checkScheduler(timeout: number): void {
+    const now = Date.now();
+    const late = now - this.lastBeat - HEARTBEAT_MS;
+    this.lastBeat = now;
+    if (late > HEARTBEAT_MS) this.lastHeard += late;
+    const silent = now - this.lastHeard;
+    if (silent > timeout) {
+      this.markClosed(
+        `scheduler at ${this.address} silent for ${Math.round(silent / 1000)} s (schedulerTimeout ${timeout / 1000} s): it died, or its host or network is gone`,
+      );
+      void this.teardown();
+    }
   }
 
   private checkOpen(): void {
@@ -407,8 +452,8 @@ export class Client implements FutureHost {
   private request(op: Envelope['op']): Promise<Envelope['op']> {
     this.checkOpen();
     const req = this.nextReq++;
-    return new Promise((resolve) => {
-      this.replies.set(req, resolve);
+    return new Promise((resolve, reject) => {
+      this.replies.set(req, { resolve, reject });
       this.outbox.post('', { ...op, req } as Envelope['op']);
       this.wake();
     });

@@ -13,7 +13,11 @@ export class TaskError extends ClusterError {
     );
     this.name = 'TaskError';
     this.remote = remote;
-    if (remote.code === 'ERR_KILLED_WORKER' || remote.code === 'ERR_WORKER_LOST') {
+    if (
+      remote.code === 'ERR_KILLED_WORKER' ||
+      remote.code === 'ERR_WORKER_LOST' ||
+      remote.code === 'ERR_THREAD_EXITED'
+    ) {
       (this as { code: string }).code = remote.code;
     }
     if (remote.stack)

@@ -263,7 +263,7 @@ export class SchedulerCore<P> {
     for (const key of w.has) {
       const ts = this.tasks.get(key);
       if (!ts) continue;
-      ts.who.delete(id);
+      shrink(ts.who, id);
       if (ts.who.size === 0 && ts.state === 'memory') lost.push(ts);
     }
     for (const ts of lost) this.lose(ts);
@@ -379,7 +379,7 @@ export class SchedulerCore<P> {
       for (const holder of Array.from(dep.who)) {
         const hw = this.workers.get(holder);
         if (hw && hw.info.address === from) {
-          dep.who.delete(holder);
+          shrink(dep.who, holder);
           hw.has.delete(depKey);
         }
       }
@@ -420,7 +420,7 @@ export class SchedulerCore<P> {
       waitingOn: NONE,
       waiters: NONE,
       wantedBy: new Set(),
-      who: new Set(),
+      who: NONE,
       processingOn: null,
       priority,
       seq: this.seq++,
@@ -587,7 +587,7 @@ export class SchedulerCore<P> {
         }
         this.out.push({ type: 'free-keys', worker: wid, keys: [ts.key] });
       }
-      ts.who.clear();
+      ts.who = NONE;
       ts.inline = null;
       this.transition(ts, 'released');
     } else if (ts.state !== 'released' && ts.state !== 'erred') {
@@ -617,7 +617,7 @@ export class SchedulerCore<P> {
   private addReplica(ts: TaskState<P>, wid: string): void {
     const w = this.workers.get(wid);
     if (!w || ts.who.has(wid)) return;
-    ts.who.add(wid);
+    grow(ts, 'who').add(wid);
     w.has.add(ts.key);
     w.nbytes += ts.nbytes;
   }

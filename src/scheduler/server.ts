@@ -244,7 +244,7 @@ export class Scheduler {
           const who: Record<string, string[]> = {};
           for (const key of op.keys) {
             const ts = this.core.tasks.get(key);
-            who[key] = ts ? [...ts.who].map((w) => this.core.workers.get(w)!.info.address) : [];
+            who[key] = ts ? Array.from(ts.who, (w) => this.core.workers.get(w)!.info.address) : [];
           }
           this.outbox.post(peer, { t: 'who-has-reply', req: op.req, who });
           return;

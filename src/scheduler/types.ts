@@ -25,7 +25,7 @@ export interface TaskState<P> {
   /** dependents still to run that need this key in memory. */
   waiters: ReadonlySet<string>;
   wantedBy: Set<string>;
-  who: Set<string>;
+  who: ReadonlySet<string>;
   processingOn: string | null;
   priority: number;
   seq: number;

@@ -1,12 +1,14 @@
 import * as path from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
 import type { FnSpec } from '../protocol';
+import { log } from '../log';
 import type { ThreadResult, ThreadTask } from './thread-messages';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 
 interface Slot {
   thread: Thread;
-  busy: number;
+  /** Tasks posted to the thread and not answered yet (one batch). */
+  inFlight: PoolTask[];
   /** What the thread's compiled-function cache holds, kept in step with it (Lru). */
   fns: Lru<string, true>;
 }
@@ -17,38 +19,72 @@ export interface PoolTask {
   spec: FnSpec;
   args: Buffer[];
   deps: [string, Buffer[]][];
+  /** Run in a batch of its own: it was in a batch whose thread died. */
+  alone?: boolean;
 }
+
+/** Tasks one thread takes at once while tasks are tiny. */
+const BATCH = 64;
 
 /**
  * `nthreads` executor threads. A free thread takes the next task; while tasks are tiny (a mean
- * under 1 ms) a thread takes up to 64 at once and answers them in one message, to cut per-message overhead.
+ * under 1 ms) a thread takes up to 64 at once and answers them in one message, to cut
+ * per-message overhead. A thread that dies (a task called process.exit(), an error thrown
+ * outside the task's promise, out of memory) is replaced: the task it ran errs with
+ * ERR_THREAD_EXITED; tasks batched with it run again one at a time, so only the culprit errs.
  */
 export class ThreadPool {
-  private slots: Slot[] = [];
+  private readonly slots: Slot[] = [];
   private ready: PoolTask[] = [];
   private meanDuration = -1;
+  private closing = false;
 
   constructor(
     nthreads: number,
     private readonly onResult: (results: ThreadResult[]) => void,
-    private readonly onCrash: (err: Error) => void,
   ) {
-    const script = path.join(__dirname, 'executor.js');
-    for (let i = 0; i < nthreads; i++) {
-      const thread = new Thread(script);
-      const slot: Slot = { thread, busy: 0, fns: new Lru(FN_CACHE_SIZE) };
-      thread.on('message', (results: ThreadResult[]) => {
-        slot.busy -= results.length;
-        for (const r of results) {
-          this.meanDuration =
-            this.meanDuration < 0 ? r.duration : 0.9 * this.meanDuration + 0.1 * r.duration;
-        }
-        this.onResult(results);
-        this.dispatch();
-      });
-      thread.on('error', (err) => this.onCrash(err));
-      this.slots.push(slot);
-    }
+    for (let i = 0; i < nthreads; i++) this.slots.push(this.startThread());
+  }
+
+  private startThread(): Slot {
+    const thread = new Thread(path.join(__dirname, 'executor.js'));
+    const slot: Slot = { thread, inFlight: [], fns: new Lru(FN_CACHE_SIZE) };
+    thread.on('message', (results: ThreadResult[]) => {
+      slot.inFlight = [];
+      for (const r of results) {
+        this.meanDuration =
+          this.meanDuration < 0 ? r.duration : 0.9 * this.meanDuration + 0.1 * r.duration;
+      }
+      this.onResult(results);
+      this.dispatch();
+    });
+    let crash: Error | null = null;
+    thread.on('error', (err) => (crash = err));
+    thread.on('exit', (code) => {
+      if (this.closing) return;
+      const lost = slot.inFlight;
+      const why = crash ? `${crash.name}: ${crash.message}` : `exit code ${code}`;
+      log.warn(`executor thread died (${why}); starting another`);
+      this.slots[this.slots.indexOf(slot)] = this.startThread();
+      if (lost.length === 1) {
+        this.onResult([
+          {
+            key: lost[0].key,
+            duration: 0,
+            error: {
+              name: 'ThreadExited',
+              code: 'ERR_THREAD_EXITED',
+              message: `the thread running this task died (${why}): the task called process.exit(), threw outside its promise, or ran out of memory`,
+            },
+          },
+        ]);
+      } else {
+        for (const t of lost) t.alone = true;
+        this.ready = lost.concat(this.ready);
+      }
+      this.dispatch();
+    });
+    return slot;
   }
 
   get queued(): number {
@@ -72,9 +108,13 @@ export class ThreadPool {
     const tiny = this.meanDuration >= 0 && this.meanDuration < 0.001;
     for (const slot of this.slots) {
       if (this.ready.length === 0) return;
-      if (slot.busy > 0) continue;
-      const n = tiny ? Math.min(this.ready.length, 64) : 1;
-      const batch: ThreadTask[] = this.ready.splice(0, n).map((t) => {
+      if (slot.inFlight.length > 0) continue;
+      let n = tiny ? Math.min(this.ready.length, BATCH) : 1;
+      for (let i = 0; i < n; i++) {
+        if (this.ready[i].alone) n = Math.max(1, i);
+      }
+      slot.inFlight = this.ready.splice(0, n);
+      const batch: ThreadTask[] = slot.inFlight.map((t) => {
         const first = !slot.fns.use(t.fnId, true);
         return {
           key: t.key,
@@ -84,12 +124,12 @@ export class ThreadPool {
           deps: t.deps,
         };
       });
-      slot.busy += batch.length;
       slot.thread.postMessage(batch);
     }
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.slots.map((s) => s.thread.terminate()));
   }
 }

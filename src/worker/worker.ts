@@ -88,13 +88,9 @@ export class Worker {
     );
     w.options.localDirectory = localDirectory;
     fs.mkdirSync(localDirectory, { recursive: true });
-    w.pool = new ThreadPool(
-      w.options.nthreads,
-      (results) => {
-        for (const r of results) w.onResult(r);
-      },
-      (err) => void w.close(`executor thread crashed: ${err.message}`, 1),
-    );
+    w.pool = new ThreadPool(w.options.nthreads, (results) => {
+      for (const r of results) w.onResult(r);
+    });
     w.toScheduler.connect(options.scheduler);
     w.schedOut.post('', {
       t: 'register',

@@ -1,3 +1,4 @@
+import { startCli } from '../helpers/cluster';
 import { Client, LocalCluster } from '../../src';
 
 test('a worker killed with SIGKILL mid-run: every result still arrives, correct', async () => {
@@ -55,4 +56,54 @@ test('shutdown stops the scheduler and every worker process', async () => {
   await client.shutdown();
   await cluster.close();
   for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+});
+
+test('a task that kills its thread errs with ERR_THREAD_EXITED; the worker serves on', async () => {
+  const cluster = await LocalCluster.start({ nWorkers: 1 });
+  const client = await Client.connect(cluster);
+  try {
+    const exits = client.submit(() => process.exit(3));
+    await expect(exits.result()).rejects.toMatchObject({ code: 'ERR_THREAD_EXITED' });
+    const throwsLater = client.submit(
+      () =>
+        new Promise(() =>
+          setTimeout(() => {
+            throw new Error('thrown from a timer');
+          }, 1),
+        ),
+    );
+    await expect(throwsLater.result()).rejects.toMatchObject({ code: 'ERR_THREAD_EXITED' });
+    // Tiny tasks travel in batches; only the one that kills its thread errs.
+    const fs = client.map(
+      (x: number) => (x === 500 ? process.exit(1) : x),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
+    await client.wait(fs);
+    expect(fs.filter((f) => f.status === 'error').map((f) => fs.indexOf(f))).toEqual([500]);
+    expect(await client.submit((x: number) => x * 2, 21).result()).toBe(42);
+    expect(cluster.workerPids).toHaveLength(1);
+  } finally {
+    await client.close();
+    await cluster.close();
+  }
+});
+
+test('a client whose scheduler is SIGKILLed fails every pending future with ERR_SCHEDULER_GONE', async () => {
+  const sched = startCli('cli/scheduler.js', ['--host', '127.0.0.1']);
+  try {
+    const address = (await sched.line(/tcp:\/\/127\.0\.0\.1:\d+/)).trim();
+    const client = await Client.connect({ address, schedulerTimeout: 3000 });
+    try {
+      const pending = client.submit((x: number) => x, 1); // no worker: it stays queued
+      await client.schedulerInfo();
+      sched.child.kill('SIGKILL');
+      await expect(pending.result()).rejects.toMatchObject({ code: 'ERR_SCHEDULER_GONE' });
+      await expect(client.schedulerInfo()).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
+    } finally {
+      await client.close();
+    }
+  } finally {
+    sched.child.kill('SIGKILL');
+    await sched.exited;
+  }
 });
