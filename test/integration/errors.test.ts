@@ -1,24 +1,15 @@
 import { Client, fromModule, LocalCluster } from '../../src';
+import { sharedCluster } from '../helpers/shared-cluster';
 import * as path from 'node:path';
 import * as zmq from 'zeromq';
 
-let cluster: LocalCluster;
-let client: Client;
-
-beforeAll(async () => {
-  cluster = await LocalCluster.start({ nWorkers: 2 });
-  client = await Client.connect(cluster);
-});
-afterAll(async () => {
-  await client.close();
-  await cluster.close();
-});
+const shared = sharedCluster({ nWorkers: 2 });
 
 test('a task error comes back with its remote stack and worker, and fails every dependent', async () => {
-  const bad = client.submit(function explode(x: number) {
+  const bad = shared.client.submit(function explode(x: number) {
     throw new RangeError(`bad input ${x}`);
   }, 4);
-  const dependent = client.submit((x: unknown) => x, bad);
+  const dependent = shared.client.submit((x: unknown) => x, bad);
   const err = await bad.exception();
   expect(err).toMatchObject({
     code: 'ERR_TASK_FAILED',
@@ -31,7 +22,7 @@ test('a task error comes back with its remote stack and worker, and fails every 
 
 test('retries re-run a failing task', async () => {
   // Fails on the first run in each thread, succeeds after: state survives in the thread.
-  const f = client.submitWith({ retries: 3 }, () => {
+  const f = shared.client.submitWith({ retries: 3 }, () => {
     const g = globalThis as { __tries?: number };
     g.__tries = (g.__tries ?? 0) + 1;
     if (g.__tries < 2) throw new Error('first try fails');
@@ -42,16 +33,16 @@ test('retries re-run a failing task', async () => {
 
 test('a closure is refused at submit, on the client, naming the variable', () => {
   const factor = 3;
-  expect(() => client.submit((x: number) => x * factor, 2)).toThrow(
+  expect(() => shared.client.submit((x: number) => x * factor, 2)).toThrow(
     expect.objectContaining({ code: 'ERR_CLOSURE', message: expect.stringContaining('"factor"') }),
   );
 });
 
 test('a module function travels by reference and can use imports', async () => {
   const file = path.resolve(__dirname, '..', 'fixtures', 'tasks.js');
-  const f = client.submit(fromModule(file, 'double'), 21);
+  const f = shared.client.submit(fromModule(file, 'double'), 21);
   expect(await f.result()).toBe(42);
-  const missing = client.submit(fromModule(file, 'nope'));
+  const missing = shared.client.submit(fromModule(file, 'nope'));
   await expect(missing.result()).rejects.toMatchObject({
     remote: { message: expect.stringContaining('no exported function "nope"') },
   });
@@ -59,14 +50,14 @@ test('a module function travels by reference and can use imports', async () => {
 
 test('malformed frames sent at the scheduler port leave it serving', async () => {
   const raw = new zmq.Dealer();
-  raw.connect(cluster.address);
+  raw.connect(shared.cluster.address);
   await raw.send([Buffer.from('not json at all')]);
   await raw.send([Buffer.from(JSON.stringify({ v: 1, ops: [{ t: 'submit', task: { key: 5 } }] }))]);
   await raw.send([Buffer.from(JSON.stringify({ v: 99, ops: [] }))]);
   await raw.send([Buffer.from(JSON.stringify({ v: 1, ops: [{ t: 'shutdown' }] }))]); // never said hello
   await raw.send([]);
   raw.close();
-  expect(await client.submit((x: number) => x + 1, 1).result()).toBe(2);
+  expect(await shared.client.submit((x: number) => x + 1, 1).result()).toBe(2);
 });
 
 test('unknown interfaces are refused with ERR_INTERFACE_NOT_FOUND naming the choices', async () => {

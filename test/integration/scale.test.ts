@@ -1,4 +1,5 @@
-import { Client, LocalCluster, type Future } from '../../src';
+import type { Future } from '../../src';
+import { sharedCluster } from '../helpers/shared-cluster';
 import { startCli } from '../helpers/cluster';
 
 /**
@@ -6,17 +7,7 @@ import { startCli } from '../helpers/cluster';
  * in this process, worker processes over ZeroMQ). The pure core is tested at the same sizes in
  * test/unit/scheduler-scale.test.ts; these check the sockets, batching and slicing around it.
  */
-let cluster: LocalCluster;
-let client: Client;
-
-beforeAll(async () => {
-  cluster = await LocalCluster.start({ nWorkers: 2 });
-  client = await Client.connect(cluster);
-});
-afterAll(async () => {
-  await client.close();
-  await cluster.close();
-});
+const shared = sharedCluster({ nWorkers: 2 });
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -29,58 +20,65 @@ async function until(check: () => boolean, what: string, ms = 60_000): Promise<v
   }
 }
 
-const schedulerTasks = () => cluster.scheduler.core.tasks.size;
+const schedulerTasks = () => shared.cluster.scheduler.core.tasks.size;
 
 test('a map of 1,000,000 tasks gathers every result in order, and all is freed after', async () => {
   const n = 1_000_000;
-  let fs: Future<number>[] | null = client.map((x: number) => x * 2, range(n));
-  const results = await client.gather(fs);
+  let fs: Future<number>[] | null = shared.client.map((x: number) => x * 2, range(n));
+  const results = await shared.client.gather(fs);
   expect(results).toHaveLength(n);
   expect(results.findIndex((r, i) => r !== i * 2)).toBe(-1);
-  expect(cluster.scheduler.core.workers.size).toBe(2); // no worker was dropped on the way
+  expect(shared.cluster.scheduler.core.workers.size).toBe(2); // no worker was dropped on the way
   for (const f of fs) f.release();
   fs = null;
   await until(() => schedulerTasks() === 0, 'the scheduler to forget 1,000,000 released keys');
 }, 600_000);
 
+/** A chain of `n` links on a root that runs 1.5 s, once the scheduler holds all of it. */
+async function chainOnSlowRoot(n: number): Promise<Future<number>[]> {
+  const root = shared.client.submit(() => new Promise<number>((r) => setTimeout(() => r(0), 1500)));
+  const links: Future<number>[] = [root];
+  for (let i = 0; i < n; i++) links.push(shared.client.submit((x: number) => x + 1, links[i]));
+  await until(() => schedulerTasks() === n + 1, 'the chain to reach the scheduler');
+  return links;
+}
+
 describe('a chain of 100,000 tasks', () => {
   const n = 100_000;
 
   test('computes, each link after the one before', async () => {
-    let f: Future<number> = client.submit((x: number) => x, 0);
-    for (let i = 0; i < n; i++) f = client.submit((x: number) => x + 1, f);
+    let f: Future<number> = shared.client.submit((x: number) => x, 0);
+    for (let i = 0; i < n; i++) f = shared.client.submit((x: number) => x + 1, f);
     expect(await f.result()).toBe(n);
     f.release();
     await until(() => schedulerTasks() === 0, 'the chain to be forgotten');
   }, 600_000);
 
   test('released while its root runs: every link is forgotten', async () => {
-    const root = client.submit(() => new Promise<number>((r) => setTimeout(() => r(0), 1500)));
-    const links: Future<number>[] = [root];
-    for (let i = 0; i < n; i++) links.push(client.submit((x: number) => x + 1, links[i]));
-    await until(() => schedulerTasks() === n + 1, 'the chain to reach the scheduler');
+    const links = await chainOnSlowRoot(n);
     for (const l of links) l.release();
     await until(() => schedulerTasks() === 0, 'the released chain to be forgotten');
   }, 120_000);
 
   test('failed at the root: the last link errs with the root error', async () => {
-    let f: Future<number> = client.submit((): number => {
-      throw new RangeError('bad root');
-    });
-    const root = f;
-    for (let i = 0; i < n; i++) f = client.submit((x: number) => x + 1, f);
-    await expect(f.result()).rejects.toMatchObject({ code: 'ERR_TASK_FAILED' });
-    await expect(f.result()).rejects.toThrow('bad root');
-    expect(root.status).toBe('error');
+    const links: Future<number>[] = [
+      shared.client.submit((): number => {
+        throw new RangeError('bad root');
+      }),
+    ];
+    for (let i = 0; i < n; i++) links.push(shared.client.submit((x: number) => x + 1, links[i]));
+    await expect(links[n].result()).rejects.toMatchObject({ code: 'ERR_TASK_FAILED' });
+    await expect(links[n].result()).rejects.toThrow('bad root');
+    expect(links.every((l) => l.status === 'error')).toBe(true);
+    for (const l of links) l.release();
+    await until(() => schedulerTasks() === 0, 'the failed chain to be forgotten');
   }, 120_000);
 
   test('cancelled at the root: every link is cancelled', async () => {
-    const root = client.submit(() => new Promise<number>((r) => setTimeout(() => r(0), 1500)));
-    const links: Future<number>[] = [root];
-    for (let i = 0; i < n; i++) links.push(client.submit((x: number) => x + 1, links[i]));
-    await until(() => schedulerTasks() >= n + 1, 'the chain to reach the scheduler');
+    const links = await chainOnSlowRoot(n);
+    const root = links[0];
     await root.cancel();
-    await client.wait(links);
+    await shared.client.wait(links);
     expect(links.every((l) => l.status === 'cancelled')).toBe(true);
     await expect(links[n].result()).rejects.toMatchObject({ code: 'ERR_CANCELLED' });
     await until(() => schedulerTasks() === 0, 'the cancelled chain to be forgotten');
@@ -89,16 +87,16 @@ describe('a chain of 100,000 tasks', () => {
 
 test('one task taking 100,000 futures gets every value', async () => {
   const n = 100_000;
-  const xs = client.map((x: number) => x, range(n));
-  const total = client.submit((values: number[]) => values.reduce((a, b) => a + b, 0), xs);
+  const xs = shared.client.map((x: number) => x, range(n));
+  const total = shared.client.submit((values: number[]) => values.reduce((a, b) => a + b, 0), xs);
   expect(await total.result()).toBe((n * (n - 1)) / 2);
 }, 300_000);
 
 test('one future feeding 100,000 tasks: each gets its value', async () => {
   const n = 100_000;
-  const root = client.submit(() => 1000);
-  const fs = client.map((r: number, i: number) => r + i, new Array(n).fill(root), range(n));
-  const results = await client.gather(fs);
+  const root = shared.client.submit(() => 1000);
+  const fs = shared.client.map((r: number, i: number) => r + i, new Array(n).fill(root), range(n));
+  const results = await shared.client.gather(fs);
   expect(results.findIndex((r, i) => r !== 1000 + i)).toBe(-1);
 }, 300_000);
 
@@ -107,22 +105,22 @@ test('100,000 restricted tasks run in priority order once their worker joins', a
   const priorities = range(n).map((i) => (i * 7919) % 100);
   // Each task returns its place in the order the one executor thread ran them.
   const fs = priorities.map((priority) =>
-    client.submitWith({ priority, workers: ['late-gpu'] }, () => {
+    shared.client.submitWith({ priority, workers: ['late-gpu'] }, () => {
       const g = globalThis as { ranSoFar?: number };
       g.ranSoFar = (g.ranSoFar ?? 0) + 1;
       return g.ranSoFar;
     }),
   );
-  await until(() => cluster.scheduler.core.counts().queued === n, 'all tasks to queue');
+  await until(() => shared.cluster.scheduler.core.counts().queued === n, 'all tasks to queue');
   const late = startCli('cli/worker.js', [
-    cluster.address,
+    shared.cluster.address,
     '--name',
     'late-gpu',
     '--nthreads',
     '1',
   ]);
   try {
-    const places = await client.gather(fs);
+    const places = await shared.client.gather(fs);
     const byPlace = range(n).sort((a, b) => places[a] - places[b]);
     const expected = range(n).sort((a, b) => priorities[b] - priorities[a] || a - b);
     expect(byPlace.findIndex((k, i) => k !== expected[i])).toBe(-1);
