@@ -544,7 +544,10 @@ export class SchedulerCore<P> {
         this.maybeRelease(dep);
       }
       ts.waiters = NONE;
-      for (const d of ts.dependents) stack.push(this.tasks.get(d)!);
+      for (const d of ts.dependents) {
+        const dt = this.tasks.get(d);
+        if (dt) stack.push(dt);
+      }
       failed.push(ts);
     }
     for (let i = failed.length - 1; i >= 0; i--) this.maybeRelease(failed[i]);
