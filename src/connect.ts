@@ -31,7 +31,14 @@ export async function connect(target?: ConnectTarget): Promise<Client> {
       throw err;
     }
   }
-  if (typeof target === 'string') return Client.open({ address: target });
+  if (typeof target === 'string') {
+    if (!/^(tcp|ipc|inproc):\/\/./.test(target)) {
+      throw new OptionError(
+        `connect("${target}"): an address looks like tcp://host:port${/\.json$/i.test(target) ? `; for a scheduler file use connect({ schedulerFile: "${target}" })` : ''}`,
+      );
+    }
+    return Client.open({ address: target });
+  }
   if (target instanceof LocalCluster) {
     return Client.open({ address: target.scheduler.inprocAddress });
   }

@@ -529,6 +529,15 @@ export class Client implements FutureHost {
   ): Future<Ret<F>>[] {
     if (iterables.length === 0)
       throw new OptionError('map needs at least one iterable of arguments');
+    iterables.forEach((it, i) => {
+      const ok =
+        typeof it === 'string' || (typeof it === 'object' && it !== null && Symbol.iterator in it);
+      if (!ok) {
+        throw new OptionError(
+          `map: argument ${i + 2} must be an iterable (an array, a Set, a generator), got ${it === null ? 'null' : typeof it}; for one task use submit()`,
+        );
+      }
+    });
     const { key, ...rest } = options;
     return zip(iterables).map((args, i) =>
       this.submitWith({ ...rest, key: key ? `${key}-${i}` : undefined }, fn, ...(args as Args<F>)),
@@ -658,9 +667,17 @@ export class Client implements FutureHost {
   }
 
   /** Resolves once at least `n` workers are connected. */
-  async waitForWorkers(n: number, options: { timeout?: number } = {}): Promise<void> {
+  async waitForWorkers(n: number, options: { timeout?: number } | number = {}): Promise<void> {
     if (!Number.isInteger(n) || n < 0)
       throw new OptionError(`waitForWorkers(n): n must be a non-negative integer, got ${n}`);
+    // waitForWorkers(4, 10000) as in Dask: a number is the timeout in ms.
+    if (typeof options === 'number') options = { timeout: options };
+    const t = options.timeout;
+    if (t !== undefined && !(typeof t === 'number' && t >= 0 && Number.isFinite(t))) {
+      throw new OptionError(
+        `waitForWorkers: timeout must be a non-negative number of ms, got ${t}`,
+      );
+    }
     let waiter: (() => void) | undefined;
     let gaveUp = false;
     const reached = (async () => {

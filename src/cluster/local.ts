@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import { ClusterError, OptionError } from '../errors';
 import { distFile } from '../paths';
 import { Scheduler } from '../scheduler/server';
+import { parseMemoryLimit } from '../worker/options';
 
 export interface LocalClusterOptions {
   /** Worker processes. Default: the number of CPUs. */
@@ -54,6 +55,8 @@ export class LocalCluster {
     if (!Number.isInteger(nWorkers) || nWorkers < 0) {
       throw new OptionError(`nWorkers must be a non-negative integer, got ${options.nWorkers}`);
     }
+    // Checked here, at the call, not only in each worker (where it would surface as a timeout).
+    if (options.memoryLimit !== undefined) parseMemoryLimit(options.memoryLimit, threadsPerWorker);
     if (!Number.isInteger(threadsPerWorker) || threadsPerWorker < 1) {
       throw new OptionError(
         `threadsPerWorker must be a positive integer, got ${options.threadsPerWorker}`,

@@ -72,3 +72,35 @@ test('a client for a scheduler that does not answer fails with ERR_TIMEOUT', asy
     Client.connect({ address: 'tcp://127.0.0.1:9', timeout: 300 }),
   ).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
 });
+
+describe('misuse gets a coded error at the call', () => {
+  test('map over something that is not an iterable', () => {
+    const f = (x: number) => x;
+    for (const bad of [5, null, undefined, { a: 1 }]) {
+      expect(() => shared.client.map(f, bad as unknown as number[])).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+      );
+    }
+  });
+
+  test('waitForWorkers takes its timeout as a number too, as in Dask', async () => {
+    await shared.client.waitForWorkers(2, 5000);
+    await expect(shared.client.waitForWorkers(5, 300)).rejects.toMatchObject({
+      code: 'ERR_TIMEOUT',
+    });
+    await expect(shared.client.waitForWorkers(1, -1)).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTION',
+    });
+  });
+
+  test('connect() with a file name or a word instead of an address', async () => {
+    await expect(Client.connect('sched.json')).rejects.toThrow(/schedulerFile/);
+    await expect(Client.connect('x')).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+  });
+
+  test('a LocalCluster memoryLimit that is not understood is refused before any worker starts', async () => {
+    await expect(LocalCluster.start({ nWorkers: 1, memoryLimit: '12XB' })).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTION',
+    });
+  });
+});
