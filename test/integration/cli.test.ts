@@ -98,3 +98,23 @@ test('a worker whose scheduler is gone exits after its death timeout', async () 
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/death timeout 1 s/);
 });
+
+test('SIGTERM stops a scheduler whose worker was SIGKILLed and whose client left, removing its file', async () => {
+  const file = path.join(dir, 'sched.json');
+  const sched = startCli('cli/scheduler.js', ['--scheduler-file', file, '--host', '127.0.0.1']);
+  await sched.line(/scheduler at tcp:\/\/127\.0\.0\.1:\d+/);
+  const worker = startCli('cli/worker.js', ['--scheduler-file', file, '--name', 'doomed']);
+  const client = await Client.connect({ schedulerFile: file, timeout: 10_000 });
+  // Work queued and running on the worker, so the scheduler has traffic for it.
+  const fs1 = client.map(
+    (x: number) => new Promise<number>((r) => setTimeout(() => r(x), 200)),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
+  await client.wait([fs1[0]]);
+  worker.child.kill('SIGKILL');
+  await worker.exited;
+  await client.close();
+  sched.child.kill('SIGTERM');
+  expect(await sched.exited).toBe(0);
+  expect(fs.existsSync(file)).toBe(false);
+});
