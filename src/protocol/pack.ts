@@ -49,52 +49,85 @@ export interface PackOptions {
   futureKey?: (v: object) => string | undefined;
 }
 
+/**
+ * Packs a value. What structured clone keeps is kept: cycles and shared references, also through
+ * objects that hold large buffers (a buffer or object referenced twice travels once). The walk
+ * uses an explicit stack, so nesting depth costs no call stack here.
+ */
 export function pack(value: unknown, options: PackOptions = {}): Packed {
   const frames: Buffer[] = [Buffer.alloc(0)];
-  const walk = (v: unknown): unknown => {
+  if (!needsCopy(value, options)) {
+    frames[0] = v8.serialize(value);
+    return frames;
+  }
+  // Copy every array and plain object on the way to a large buffer or a future: each copy is
+  // made (and remembered) before its children, so cycles and shared references land on it.
+  const memo = new Map<object, unknown>();
+  const work: [object, Record<string, unknown> | unknown[]][] = [];
+  const convert = (v: unknown): unknown => {
     if (typeof v !== 'object' || v === null) return v;
-    if (options.futureKey) {
-      const key = options.futureKey(v);
-      if (key !== undefined) return { [FUT]: key };
+    if (memo.has(v)) return memo.get(v);
+    const key = options.futureKey?.(v);
+    let out: unknown = v;
+    if (key !== undefined) out = { [FUT]: key };
+    else if (ArrayBuffer.isView(v) || isArrayBuffer(v)) {
+      if (v.byteLength >= FRAME_THRESHOLD) out = frameBuffer(v, frames);
+    } else if (Array.isArray(v)) {
+      out = new Array(v.length);
+      work.push([v, out as unknown[]]);
+    } else if (isPlainObject(v)) {
+      out = {};
+      work.push([v, out as Record<string, unknown>]);
     }
-    if (ArrayBuffer.isView(v) || isArrayBuffer(v)) {
-      if (v.byteLength < FRAME_THRESHOLD) return v;
-      const kind = (Buffer.isBuffer(v) ? 'Buffer' : v.constructor.name) as ViewKind;
-      const buf = isArrayBuffer(v)
-        ? Buffer.from(v)
-        : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-      const first = frames.length;
-      for (let at = 0; at < buf.length || at === 0; at += FRAME_CHUNK) {
-        frames.push(buf.subarray(at, Math.min(buf.length, at + FRAME_CHUNK)));
-        if (buf.length === 0) break;
-      }
-      return { [BUF]: first, n: frames.length - first, kind };
-    }
-    if (Array.isArray(v)) {
-      let out: unknown[] | undefined;
-      for (let i = 0; i < v.length; i++) {
-        const w = walk(v[i]);
-        if (w !== v[i]) {
-          out ??= v.slice();
-          out[i] = w;
-        }
-      }
-      return out ?? v;
-    }
-    if (!isPlainObject(v)) return v;
-    let out: Record<string, unknown> | undefined;
-    for (const k of Object.keys(v)) {
-      const item = (v as Record<string, unknown>)[k];
-      const w = walk(item);
-      if (w !== item) {
-        out ??= { ...(v as Record<string, unknown>) };
-        out[k] = w;
-      }
-    }
-    return out ?? v;
+    memo.set(v, out);
+    return out;
   };
-  frames[0] = v8.serialize(walk(value));
+  const root = convert(value);
+  while (work.length > 0) {
+    const [src, dst] = work.pop()!;
+    if (Array.isArray(src)) {
+      for (let i = 0; i < src.length; i++) (dst as unknown[])[i] = convert(src[i]);
+    } else {
+      const rec = src as Record<string, unknown>;
+      for (const k of Object.keys(rec)) (dst as Record<string, unknown>)[k] = convert(rec[k]);
+    }
+  }
+  frames[0] = v8.serialize(root);
   return frames;
+}
+
+/** Whether anything inside `value` must be replaced: a large buffer or a future. */
+function needsCopy(value: unknown, options: PackOptions): boolean {
+  // The common case, arguments that are all plain values, needs no walk.
+  if (Array.isArray(value) && value.every((x) => typeof x !== 'object' || x === null)) return false;
+  const seen = new Set<object>();
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== 'object' || v === null || seen.has(v)) continue;
+    seen.add(v);
+    if (options.futureKey?.(v) !== undefined) return true;
+    if (ArrayBuffer.isView(v) || isArrayBuffer(v)) {
+      if (v.byteLength >= FRAME_THRESHOLD) return true;
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push(v[i]);
+    } else if (isPlainObject(v)) {
+      for (const k of Object.keys(v)) stack.push((v as Record<string, unknown>)[k]);
+    }
+  }
+  return false;
+}
+
+/** Appends a large buffer's bytes as frames (16 MiB pieces); returns its placeholder. */
+function frameBuffer(v: ArrayBufferView | ArrayBuffer, frames: Buffer[]): unknown {
+  const kind = (Buffer.isBuffer(v) ? 'Buffer' : v.constructor.name) as ViewKind;
+  const buf = isArrayBuffer(v) ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  const first = frames.length;
+  for (let at = 0; at < buf.length || at === 0; at += FRAME_CHUNK) {
+    frames.push(buf.subarray(at, Math.min(buf.length, at + FRAME_CHUNK)));
+    if (buf.length === 0) break;
+  }
+  return { [BUF]: first, n: frames.length - first, kind };
 }
 
 function rebuild(buf: Buffer, kind: ViewKind): unknown {
@@ -118,34 +151,47 @@ export function unpack(
 ): unknown {
   const head = v8.deserialize(frames[0]);
   if (frames.length === 1 && !resolveFuture) return head;
-  const walk = (v: unknown): unknown => {
+  // In place, with an explicit stack; a placeholder met twice (a shared reference) becomes one
+  // value, and cycles end at what was already visited.
+  const memo = new Map<object, unknown>();
+  const work: object[] = [];
+  const convert = (v: unknown): unknown => {
     if (typeof v !== 'object' || v === null) return v;
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) v[i] = walk(v[i]);
-      return v;
+    if (memo.has(v)) return memo.get(v);
+    let out: unknown = v;
+    if (Array.isArray(v)) work.push(v);
+    else if (isPlainObject(v)) {
+      const rec = v as Record<string, unknown>;
+      if (typeof rec[BUF] === 'number' && typeof rec.kind === 'string') {
+        out = unframe(frames, rec[BUF] as number, typeof rec.n === 'number' ? rec.n : 1, rec.kind);
+      } else if (typeof rec[FUT] === 'string') {
+        if (!resolveFuture) throw new Error('future placeholder outside task arguments');
+        out = resolveFuture(rec[FUT] as string);
+      } else work.push(v);
     }
-    if (!isPlainObject(v)) return v;
-    const rec = v as Record<string, unknown>;
-    if (typeof rec[BUF] === 'number' && typeof rec.kind === 'string') {
-      const first = rec[BUF] as number;
-      const n = typeof rec.n === 'number' ? rec.n : 1;
-      const parts = frames.slice(first, first + n);
-      if (parts.length !== n)
-        throw new Error(`packed value refers to missing frames ${first}+${n}`);
-      const bufs = parts.map((raw) =>
-        Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength),
-      );
-      const buf = bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
-      return rebuild(buf, rec.kind as ViewKind);
-    }
-    if (typeof rec[FUT] === 'string') {
-      if (!resolveFuture) throw new Error('future placeholder outside task arguments');
-      return resolveFuture(rec[FUT] as string);
-    }
-    for (const k of Object.keys(rec)) rec[k] = walk(rec[k]);
-    return rec;
+    memo.set(v, out);
+    return out;
   };
-  return walk(head);
+  const root = convert(head);
+  while (work.length > 0) {
+    const o = work.pop()!;
+    if (Array.isArray(o)) {
+      for (let i = 0; i < o.length; i++) o[i] = convert(o[i]);
+    } else {
+      const rec = o as Record<string, unknown>;
+      for (const k of Object.keys(rec)) rec[k] = convert(rec[k]);
+    }
+  }
+  return root;
+}
+
+function unframe(frames: readonly Uint8Array[], first: number, n: number, kind: string): unknown {
+  const parts = frames.slice(first, first + n);
+  if (parts.length !== n) throw new Error(`packed value refers to missing frames ${first}+${n}`);
+  const bufs = parts.map((raw) =>
+    Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength),
+  );
+  return rebuild(bufs.length === 1 ? bufs[0] : Buffer.concat(bufs), kind as ViewKind);
 }
 
 export function packedBytes(frames: Packed): number {

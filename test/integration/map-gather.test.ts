@@ -129,3 +129,19 @@ test('schedulerInfo lists every worker with its name, host, threads and memory l
     expect(w.lastSeen).toBeGreaterThan(0);
   }
 });
+
+test('cyclic and shared values travel as structured clone keeps them, both ways', async () => {
+  const node: { buf: Buffer; self?: unknown } = { buf: Buffer.alloc(100_000, 3) };
+  node.self = node;
+  const same = client.submit((v: typeof node) => v.self === v && v.buf.length, node);
+  expect(await same.result()).toBe(100_000);
+  const back = client.submit(() => {
+    const shared = { data: new Float32Array(50_000) };
+    const a: { pair: unknown[]; self?: unknown } = { pair: [shared, shared] };
+    a.self = a;
+    return a;
+  });
+  const out = (await back.result()) as { pair: unknown[]; self: unknown };
+  expect(out.self).toBe(out);
+  expect(out.pair[1]).toBe(out.pair[0]);
+});

@@ -132,3 +132,56 @@ test('buffers over 16 MiB are cut into 16 MiB frames and joined again', () => {
   expect(out.length).toBe(big.length);
   expect(out[out.length - 1]).toBe(9);
 });
+
+describe('packing keeps what structured clone keeps', () => {
+  const big = () => Buffer.alloc(64 * 1024, 5);
+
+  test('a cycle, without and with a large buffer inside', () => {
+    const plain: { x: number; self?: unknown } = { x: 1 };
+    plain.self = plain;
+    const p = unpack(pack(plain)) as typeof plain;
+    expect(p.self).toBe(p);
+
+    const node: { buf: Buffer; list: unknown[] } = { buf: big(), list: [] };
+    node.list.push(node);
+    const frames = pack(node);
+    expect(frames.length).toBeGreaterThan(1); // the buffer travels as its own frame
+    const out = unpack(frames) as typeof node;
+    expect(out.list[0]).toBe(out);
+    expect(out.buf.equals(big())).toBe(true);
+  });
+
+  test('an object referenced twice that holds a large buffer travels once and comes back once', () => {
+    const shared = { data: new Float64Array(10_000).fill(1.5) };
+    const frames = pack([shared, { again: shared }]);
+    expect(frames).toHaveLength(2); // head + one frame, not two
+    const [a, b] = unpack(frames) as [typeof shared, { again: typeof shared }];
+    expect(b.again).toBe(a);
+    expect(a.data).toBeInstanceOf(Float64Array);
+    expect(a.data[9_999]).toBe(1.5);
+  });
+
+  test('one large buffer referenced twice is one frame and one value', () => {
+    const buf = big();
+    const frames = pack({ first: buf, second: buf });
+    expect(frames).toHaveLength(2);
+    const out = unpack(frames) as { first: Buffer; second: Buffer };
+    expect(out.second).toBe(out.first);
+  });
+
+  test('a future referenced twice is one dependency, resolved to one value', () => {
+    class F {
+      constructor(readonly key: string) {}
+    }
+    const f = new F('k');
+    const seen: string[] = [];
+    const frames = pack([f, [f]], {
+      futureKey: (v) => (v instanceof F ? (seen.push(v.key), v.key) : undefined),
+    });
+    const value = { v: 1 };
+    const out = unpack(frames, () => value) as [unknown, unknown[]];
+    expect(out[0]).toBe(value);
+    expect(out[1][0]).toBe(value);
+    expect(new Set(seen)).toEqual(new Set(['k']));
+  });
+});
