@@ -134,12 +134,16 @@ export class SchedulerCore<P> {
     if (t.resources && Object.keys(t.resources).length > 0) ts.resources = t.resources;
     ts.wantedBy.add(client);
     for (const depKey of t.deps) {
-      const dep = this.tasks.get(depKey);
+      // A new task can only close a cycle through itself: every dependency exists before it.
+      const dep = depKey === t.key ? undefined : this.tasks.get(depKey);
       if (!dep) {
         ts.error = {
-          name: 'MissingDependency',
+          name: depKey === t.key ? 'CyclicDependency' : 'MissingDependency',
           code: 'ERR_TASK_FAILED',
-          message: `task ${t.key} depends on ${depKey}, which the scheduler no longer holds (was its future released?)`,
+          message:
+            depKey === t.key
+              ? `task ${t.key} depends on itself (an explicit key reused for a task that takes its own future); it can never run`
+              : `task ${t.key} depends on ${depKey}, which the scheduler no longer holds (was its future released?)`,
         };
         this.transition(ts, 'erred');
         this.emitErred(ts, ts.wantedBy);

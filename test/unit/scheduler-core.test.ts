@@ -290,3 +290,17 @@ test('missing-data from a peer drops the bad holder and retries the dependent', 
   });
   expect(of(acts, 'compute').map((c) => `${c.key}@${c.worker}`)).toEqual(['x@a']);
 });
+
+test('a task that depends on itself errs at once instead of waiting for ever', () => {
+  core.handle({ type: 'worker-join', worker: worker('a'), now: 0 });
+  const acts = core.handle({ type: 'submit', client: 'c1', tasks: [task('loop', ['loop'])] });
+  expect(of(acts, 'key-erred')).toEqual([
+    expect.objectContaining({
+      key: 'loop',
+      error: expect.objectContaining({ name: 'CyclicDependency' }),
+    }),
+  ]);
+  expect(of(acts, 'compute')).toEqual([]);
+  core.handle({ type: 'release', client: 'c1', keys: ['loop'] });
+  expect(core.tasks.size).toBe(0);
+});
