@@ -97,7 +97,7 @@ export class Outbox {
           const parts = q.parked ?? this.take(peer, q);
           q.parked = null;
           const r = await this.send(parts);
-          if (r === 'closed') return;
+          if (r === 'closed') return this.close(); // the socket is gone: nothing more can leave
           if (r === 'full') {
             q.parked = parts;
             q.retryAt = Date.now() + q.retryMs;

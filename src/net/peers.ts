@@ -29,11 +29,6 @@ export const PEER_IDLE_MS = 30_000;
 /** Connections kept open at most; opening one more closes the least recently used idle one. */
 export const MAX_PEER_CONNECTIONS = 256;
 
-/** The op with its request id set (ops that take a `req`). */
-function withReq(op: Op, req: number): Op {
-  return Object.assign({}, op, { req }) as Op;
-}
-
 export class PeerTimeoutError extends Error {
   readonly code = 'ERR_TIMEOUT';
 }
@@ -52,11 +47,6 @@ export class PeerPool {
 
   constructor(private readonly name: string) {}
 
-  /** Open connections (for tests and diagnostics). */
-  get size(): number {
-    return this.conns.size;
-  }
-
   request(address: string, op: Op, frames: Buffer[] = [], timeout = 30_000): Promise<Envelope[]> {
     if (this.closed) return Promise.reject(new Error(`${this.name}: peer pool closed`));
     const req = this.nextReq++;
@@ -71,7 +61,7 @@ export class PeerPool {
       }, timeout);
       this.pending.set(req, { envs: [], resolve, reject, timer, conn });
       conn.waiting += 1;
-      conn.outbox.post('', withReq(op, req), frames);
+      conn.outbox.post('', { ...op, req } as Op, frames);
       if (!conn.reading) void this.receive(address, conn);
     });
   }
@@ -105,7 +95,7 @@ export class PeerPool {
    * Closes connections idle for `idleMs`, oldest first; with 0, only the least recently used
    * idle one (to make room).
    */
-  closeIdle(idleMs: number): void {
+  private closeIdle(idleMs: number): void {
     const now = Date.now();
     for (const [address, c] of this.conns) {
       if (c.waiting > 0) continue;

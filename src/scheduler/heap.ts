@@ -28,12 +28,6 @@ export class IndexedHeap<T extends HeapItem> {
     return this.items[0];
   }
 
-  pop(): T | undefined {
-    const top = this.items[0];
-    if (top !== undefined) this.removeAt(0);
-    return top;
-  }
-
   /** Takes `item` out if this heap holds it; returns whether it did. */
   remove(item: T): boolean {
     const i = item.heapIndex;

@@ -2,7 +2,7 @@ import { IndexedHeap } from './heap';
 import type { TaskState, WorkerState } from './types';
 
 /** Higher priority first, then first submitted: the one order for every queued task. */
-export function runsBefore<P>(a: TaskState<P>, b: TaskState<P>): boolean {
+function runsBefore<P>(a: TaskState<P>, b: TaskState<P>): boolean {
   return a.priority !== b.priority ? a.priority > b.priority : a.seq < b.seq;
 }
 
@@ -20,12 +20,6 @@ interface Group<P> {
 export class ReadyQueue<P> {
   private readonly free: Group<P> = { signature: '', heap: new IndexedHeap(runsBefore) };
   private readonly groups = new Map<string, Group<P>>();
-
-  get size(): number {
-    let n = this.free.heap.size;
-    for (const g of this.groups.values()) n += g.heap.size;
-    return n;
-  }
 
   push(ts: TaskState<P>): void {
     let g = this.free;

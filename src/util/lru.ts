@@ -17,14 +17,6 @@ export class Lru<K, V> {
     }
   }
 
-  get size(): number {
-    return this.map.size;
-  }
-
-  has(key: K): boolean {
-    return this.map.has(key);
-  }
-
   /** The value, now the most recently used; undefined when absent. */
   get(key: K): V | undefined {
     const v = this.map.get(key);
@@ -47,11 +39,6 @@ export class Lru<K, V> {
     if (this.get(key) !== undefined) return true;
     this.set(key, value);
     return false;
-  }
-
-  delete(key: K): void {
-    this.map.delete(key);
-    if (key === this.newest) this.newest = undefined;
   }
 
   keys(): IterableIterator<K> {

@@ -109,9 +109,10 @@ export class ThreadPool {
     for (const slot of this.slots) {
       if (this.ready.length === 0) return;
       if (slot.inFlight.length > 0) continue;
-      let n = tiny ? Math.min(this.ready.length, BATCH) : 1;
-      for (let i = 0; i < n; i++) {
-        if (this.ready[i].alone) n = Math.max(1, i);
+      // A batch ends before the first task that must run alone (or is that task only).
+      let n = this.ready[0].alone || !tiny ? 1 : Math.min(this.ready.length, BATCH);
+      for (let i = 1; i < n; i++) {
+        if (this.ready[i].alone) n = i;
       }
       slot.inFlight = this.ready.splice(0, n);
       const batch: ThreadTask[] = slot.inFlight.map((t) => {
