@@ -21,6 +21,9 @@ export type ErrorCode =
   | 'ERR_CLIENT_CLOSED'
   | 'ERR_SCHEDULER_FILE'
   | 'ERR_SCHEDULER_GONE'
+  | 'ERR_REMOVED'
+  | 'ERR_KEY_CONFLICT'
+  | 'ERR_INTERNAL'
   | 'ERR_BOOTSTRAP';
 
 export class ClusterError extends Error {
@@ -29,6 +32,14 @@ export class ClusterError extends Error {
     super(message, options);
     this.code = code;
     this.name = 'ClusterError';
+  }
+}
+
+/** A broken invariant inside the scheduler: a bug, after which its state cannot be trusted. */
+export class InvariantError extends ClusterError {
+  constructor(message: string) {
+    super('ERR_INTERNAL', message);
+    this.name = 'InvariantError';
   }
 }
 

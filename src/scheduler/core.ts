@@ -1,3 +1,4 @@
+import { InvariantError } from '../errors';
 import type { RemoteError, WorkerInfoWire } from '../protocol';
 import { Placement } from './placement';
 import { ReadyQueue } from './ready-queue';
@@ -6,6 +7,7 @@ import { StoryLog } from './story';
 import { validateState } from './validate';
 import {
   DEFAULT_SCHEDULER_CONFIG,
+  LEGAL_TRANSITIONS,
   type DepWhere,
   type SchedulerAction,
   type SchedulerConfig,
@@ -41,6 +43,10 @@ export class SchedulerCore<P> {
   private readonly releasing: TaskState<P>[] = [];
   private draining = false;
   private lastTick = -1;
+  /** Stimuli handled so far: each event's number in the stories. */
+  private stimuli = 0;
+  /** Workers being retired (retire-workers), checked after every batch of events. */
+  private readonly retiring = new Set<string>();
 
   constructor(config: Partial<SchedulerConfig> = {}) {
     // An option given as undefined (an unset CLI flag) keeps its default.
@@ -56,9 +62,17 @@ export class SchedulerCore<P> {
       ? events
       : [events as SchedulerEvent<P>];
     for (let i = 0; i < list.length; i++) {
-      this.cause = list[i].type;
-      this.apply(list[i]);
+      const ev = list[i];
+      const from =
+        'worker' in ev && typeof ev.worker === 'string'
+          ? ev.worker
+          : 'client' in ev
+            ? ev.client
+            : '';
+      this.cause = `${ev.type}#${++this.stimuli}${from ? ` from ${from}` : ''}`;
+      this.apply(ev);
     }
+    for (const id of this.retiring) this.progressRetirement(id);
     const out = this.out;
     this.out = [];
     return out;
@@ -87,7 +101,7 @@ export class SchedulerCore<P> {
         for (const key of ev.keys) this.release(ev.client, key);
         return;
       case 'cancel':
-        for (const key of ev.keys) this.cancel(key);
+        for (const key of ev.keys) this.cancel(ev.client, key);
         return;
       case 'scattered':
         return this.scattered(ev.client, ev.keys, ev.workers, ev.nbytes);
@@ -108,6 +122,15 @@ export class SchedulerCore<P> {
         return this.addKeys(ev.worker, ev.keys, ev.nbytes);
       case 'missing-data':
         return this.missingData(ev.worker, ev.key, ev.dep, ev.from);
+      case 'retire-workers':
+        for (const id of ev.workers) {
+          const w = this.workers.get(id);
+          if (w && !w.retiring) {
+            w.retiring = true;
+            this.retiring.add(id);
+          }
+        }
+        return;
       case 'tick':
         return this.tick(ev.now);
     }
@@ -118,8 +141,21 @@ export class SchedulerCore<P> {
   private submit(client: string, t: SubmittedTask<P>): void {
     const c = this.clients.get(client);
     if (!c) return;
-    c.wants.add(t.key);
     const existing = this.tasks.get(t.key);
+    if (existing && this.conflicts(existing, t)) {
+      this.out.push({
+        type: 'key-erred',
+        client,
+        key: t.key,
+        error: {
+          name: 'KeyConflict',
+          code: 'ERR_KEY_CONFLICT',
+          message: `key ${t.key} is already taken by a task with another function, arguments or dependencies; choose another key, or release the first task's futures before reusing its key`,
+        },
+      });
+      return;
+    }
+    c.wants.add(t.key);
     if (existing) {
       existing.wantedBy.add(client);
       if (existing.payload === null && existing.state === 'released') existing.payload = t.payload;
@@ -130,6 +166,7 @@ export class SchedulerCore<P> {
     }
     const ts = this.newTask(t.key, t.payload, t.priority);
     ts.retries = t.retries;
+    if (t.fingerprint !== undefined) ts.fingerprint = t.fingerprint;
     if (t.workers && t.workers.length > 0) ts.workers = t.workers;
     if (t.resources && Object.keys(t.resources).length > 0) ts.resources = t.resources;
     ts.wantedBy.add(client);
@@ -159,6 +196,15 @@ export class SchedulerCore<P> {
     this.ensureComputing(ts);
   }
 
+  /** An explicit key submitted again for other work (by this client or another). */
+  private conflicts(ts: TaskState<P>, t: SubmittedTask<P>): boolean {
+    if (t.fingerprint !== undefined && ts.fingerprint !== undefined) {
+      return t.fingerprint !== ts.fingerprint;
+    }
+    if (ts.payload === null || t.deps.length !== ts.deps.size) return ts.payload !== null;
+    return !t.deps.every((d) => ts.deps.has(d));
+  }
+
   private release(client: string, key: string): void {
     this.clients.get(client)?.wants.delete(key);
     const ts = this.tasks.get(key);
@@ -175,8 +221,12 @@ export class SchedulerCore<P> {
     this.out.push({ type: 'client-removed', client, reason });
   }
 
-  /** Cancels a task and every dependent not yet in memory. */
-  private cancel(key: string): void {
+  /**
+   * Cancels, for this client, a task and every dependent not yet in memory: the client's futures
+   * say cancelled and its wants are dropped. Work another client still wants goes on (it keeps
+   * what it needs through its own wants and waiters); the rest is released.
+   */
+  private cancel(client: string, key: string): void {
     const root = this.tasks.get(key);
     if (!root || root.state === 'memory') return;
     const seen = new Set<TaskState<P>>([root]);
@@ -197,11 +247,10 @@ export class SchedulerCore<P> {
     for (let i = order.length - 1; i >= 0; i--) {
       const ts = order[i];
       if (this.tasks.get(ts.key) !== ts) continue;
-      for (const client of ts.wantedBy) {
+      if (ts.wantedBy.delete(client)) {
         this.out.push({ type: 'key-cancelled', client, key: ts.key });
         this.clients.get(client)?.wants.delete(ts.key);
       }
-      ts.wantedBy.clear();
       this.maybeRelease(ts);
     }
   }
@@ -212,6 +261,21 @@ export class SchedulerCore<P> {
     keys.forEach((key, i) => {
       const holders = workers.filter((w) => this.workers.has(w));
       let ts = this.tasks.get(key);
+      if (ts && (ts.payload !== null || ts.state !== 'memory')) {
+        // Data under a key a task computes (or will): refused, and the copies are dropped.
+        this.out.push({
+          type: 'key-erred',
+          client,
+          key,
+          error: {
+            name: 'KeyConflict',
+            code: 'ERR_KEY_CONFLICT',
+            message: `cannot scatter onto key ${key}: it names a task (${ts.state}); scatter under another key`,
+          },
+        });
+        for (const w of holders) this.out.push({ type: 'free-keys', worker: w, keys: [key] });
+        return;
+      }
       if (!ts) ts = this.newTask(key, null, 0);
       c.wants.add(key);
       ts.wantedBy.add(client);
@@ -241,6 +305,8 @@ export class SchedulerCore<P> {
       nbytes: 0,
       lastSeen: now,
       used: {},
+      retiring: false,
+      moving: new Set(),
     });
     this.out.push({ type: 'n-workers', n: this.workers.size });
     this.fill(info.id);
@@ -250,6 +316,9 @@ export class SchedulerCore<P> {
     const w = this.workers.get(id);
     if (!w) return;
     this.workers.delete(id);
+    this.retiring.delete(id);
+    // Keys asked of this worker for a retiring one are asked again elsewhere.
+    for (const rid of this.retiring) this.workers.get(rid)!.moving.clear();
     this.out.push({ type: 'worker-removed', worker: id, reason });
     this.out.push({ type: 'n-workers', n: this.workers.size });
     const rerun: TaskState<P>[] = [];
@@ -282,6 +351,45 @@ export class SchedulerCore<P> {
       });
     }
     for (const other of this.workers.keys()) this.fill(other);
+  }
+
+  /**
+   * A retiring worker leaves once it runs nothing and every key it holds has a holder that stays:
+   * each key held only by retiring workers is asked of the stayer holding the fewest bytes. With
+   * no worker staying, the data leaves with it (and is recomputed if a new worker comes).
+   */
+  private progressRetirement(id: string): void {
+    const w = this.workers.get(id);
+    if (!w) {
+      this.retiring.delete(id);
+      return;
+    }
+    if (w.processing.size > 0) return;
+    const stayers: WorkerState[] = [];
+    for (const x of this.workers.values()) if (!x.retiring) stayers.push(x);
+    const planned = new Map<WorkerState, number>(stayers.map((x) => [x, x.nbytes]));
+    const asks = new Map<WorkerState, DepWhere[]>();
+    let unsafe = 0;
+    for (const key of w.has) {
+      const ts = this.tasks.get(key);
+      if (!ts || stayers.length === 0) continue;
+      let kept = false;
+      for (const h of ts.who) if (!this.workers.get(h)!.retiring) kept = true;
+      if (kept) continue;
+      unsafe += 1;
+      if (w.moving.has(key)) continue;
+      w.moving.add(key);
+      let target = stayers[0];
+      for (const x of stayers) if (planned.get(x)! < planned.get(target)!) target = x;
+      planned.set(target, planned.get(target)! + ts.nbytes);
+      const list = asks.get(target) ?? [];
+      list.push({ key, who: this.addresses(ts) });
+      asks.set(target, list);
+    }
+    for (const [target, deps] of asks) {
+      this.out.push({ type: 'acquire-replicas', worker: target.id, deps });
+    }
+    if (unsafe === 0) this.removeWorker(id, 'retired');
   }
 
   /** A key whose every copy is gone: recompute it if anyone needs it. */
@@ -353,7 +461,21 @@ export class SchedulerCore<P> {
     w.processing.delete(key);
     this.placement.unreserve(w, ts);
     ts.processingOn = null;
-    if (ts.retries > 0) {
+    if (error.code === 'ERR_THREAD_EXITED') {
+      // The task killed its thread: counted like a worker it killed, without using its retries.
+      ts.suspicious += 1;
+      this.transition(ts, 'released');
+      if (ts.suspicious < this.config.allowedFailures) this.ensureComputing(ts);
+      else {
+        this.fail(ts, {
+          name: 'KilledWorker',
+          code: 'ERR_KILLED_WORKER',
+          message: `task ${key} killed the thread running it ${ts.suspicious} times (last on ${w.info.name}: ${error.message})`,
+          worker: w.info.name,
+          key,
+        });
+      }
+    } else if (ts.retries > 0) {
       ts.retries -= 1;
       this.transition(ts, 'released');
       this.ensureComputing(ts);
@@ -610,6 +732,8 @@ export class SchedulerCore<P> {
     // Forget it once nothing refers to it.
     if (ts.dependents.size > 0) return;
     if (ts.state !== 'released' && ts.state !== 'erred') return;
+    if (!LEGAL_TRANSITIONS[ts.state].includes('forgotten'))
+      this.illegal(ts.key, ts.state, 'forgotten');
     this.tasks.delete(ts.key);
     this.record(ts.key, ts.state, 'forgotten');
     for (const depKey of ts.deps) {
@@ -657,9 +781,22 @@ export class SchedulerCore<P> {
 
   /** Every state change goes through here; leaving `queued` leaves the ready queue too. */
   private transition(ts: TaskState<P>, to: TaskStateName): void {
+    if (!LEGAL_TRANSITIONS[ts.state].includes(to)) {
+      this.illegal(ts.key, ts.state, to);
+    }
     if (ts.state === 'queued' && to !== 'queued') this.ready.remove(ts);
     this.record(ts.key, ts.state, to);
     ts.state = to;
+  }
+
+  private illegal(key: string, from: Transition['from'], to: Transition['to']): never {
+    const story = this.story(key)
+      .slice(-20)
+      .map((t) => `${t.from}->${t.to} (${t.cause})`)
+      .join('; ');
+    throw new InvariantError(
+      `illegal transition of ${key}: ${from} -> ${to} during ${this.cause}; story: ${story || 'none'}`,
+    );
   }
 
   private record(key: string, from: Transition['from'], to: Transition['to']): void {

@@ -27,7 +27,7 @@ export class Placement<P> {
   }
 
   hasRoom(w: WorkerState): boolean {
-    return w.processing.size < this.capacity(w);
+    return !w.retiring && w.processing.size < this.capacity(w);
   }
 
   allowed(w: WorkerState, ts: TaskState<P>): boolean {

@@ -10,6 +10,9 @@ export interface SubmittedTask<P> {
   retries: number;
   workers?: string[];
   resources?: Record<string, number>;
+  /** What the task computes (function and arguments), for explicit keys: a resubmission of the key
+   * with another fingerprint is a conflict. Absent for generated and content-hashed keys. */
+  fingerprint?: string;
   payload: P;
 }
 
@@ -40,6 +43,7 @@ export interface TaskState<P> {
   heapIndex: number;
   /** The restriction signature (its heap in the ready queue), computed when first queued. */
   signature?: string;
+  fingerprint?: string;
 }
 
 export interface WorkerState {
@@ -50,6 +54,10 @@ export interface WorkerState {
   nbytes: number;
   lastSeen: number;
   used: Record<string, number>;
+  /** Being retired: it gets no new tasks, and leaves once its data has other holders. */
+  retiring: boolean;
+  /** Keys of a retiring worker already asked of other workers (acquire-replicas). */
+  moving: Set<string>;
 }
 
 export type SchedulerEvent<P> =
@@ -74,6 +82,7 @@ export type SchedulerEvent<P> =
   | { type: 'task-erred'; worker: string; key: string; error: RemoteError; duration: number }
   | { type: 'add-keys'; worker: string; keys: string[]; nbytes: number[] }
   | { type: 'missing-data'; worker: string; key: string; dep: string; from: string }
+  | { type: 'retire-workers'; workers: string[] }
   | { type: 'tick'; now: number };
 
 export interface DepWhere {
@@ -96,6 +105,7 @@ export type SchedulerAction<P> =
   | { type: 'key-erred'; client: string; key: string; error: RemoteError }
   | { type: 'key-cancelled'; client: string; key: string }
   | { type: 'key-lost'; client: string; key: string }
+  | { type: 'acquire-replicas'; worker: string; deps: DepWhere[] }
   | { type: 'worker-removed'; worker: string; reason: string }
   | { type: 'client-removed'; client: string; reason: string }
   | { type: 'n-workers'; n: number };
@@ -114,8 +124,10 @@ export interface SchedulerConfig {
 }
 
 export const DEFAULT_SCHEDULER_CONFIG: Readonly<SchedulerConfig> = Object.freeze({
-  workerTtl: 5000,
-  clientTtl: 30000,
+  // As in Dask (distributed.scheduler.worker-ttl): minutes, since a process that died is noticed at
+  // once (its connection closes, and sends to it fail); the TTL is for hosts that went silent.
+  workerTtl: 300_000,
+  clientTtl: 300_000,
   allowedFailures: 3,
   pipelineBelow: 0.01,
   stallAfter: 1000,
@@ -125,5 +137,19 @@ export interface Transition {
   key: string;
   from: TaskStateName | 'new' | 'forgotten';
   to: TaskStateName | 'forgotten';
+  /** The stimulus: the event that caused it, numbered, with the peer it came from. */
   cause: string;
 }
+
+/** Every legal transition; any other is a bug in the core and throws with the task's story. */
+export const LEGAL_TRANSITIONS: Readonly<Record<Transition['from'], readonly Transition['to'][]>> =
+  {
+    new: ['released'],
+    released: ['waiting', 'memory', 'erred', 'forgotten'],
+    waiting: ['queued', 'processing', 'released', 'erred'],
+    queued: ['processing', 'waiting', 'released', 'erred'],
+    processing: ['memory', 'released', 'erred'],
+    memory: ['released'],
+    erred: ['forgotten'],
+    forgotten: [],
+  };
