@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'ERR_THREAD_EXITED'
   | 'ERR_CANCELLED'
   | 'ERR_CLOSURE'
+  | 'ERR_TASK_REQUIRE'
   | 'ERR_SERIALIZE'
   | 'ERR_PROTOCOL'
   | 'ERR_CLIENT_CLOSED'

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ClusterError, OptionError } from '../errors';
 import type { FnSpec } from '../protocol';
 import { freeVariables } from './closure';
@@ -44,19 +45,60 @@ const cache = new WeakMap<object, { id: string; spec: FnSpec }>();
 const bySource = new Map<string, { id: string; spec: FnSpec }>();
 const BY_SOURCE_LIMIT = 1000;
 
+/** This package's own code: dist/ when built, src/ under ts-jest. */
+const OWN_DIR = path.resolve(__dirname, '..') + path.sep;
+
+/**
+ * The directory `require` inside a source function resolves from on the workers: that of the
+ * file which called into mpi-cluster (submit, map, ...), the first stack frame outside this
+ * package. Where a function was defined is not visible to JavaScript (only to the inspector);
+ * for an inline function it is the calling file. A function imported from another file
+ * resolves from the file that submits it (README; fromModule keeps its own module's require).
+ * `require.main` would be wrong for a script run by a test runner or a library that submits on
+ * its user's behalf, and the working directory for any script started from elsewhere; the
+ * working directory is only the fallback for callers without a file (`node -e`, the REPL).
+ */
+function callerDir(): string {
+  const { prepareStackTrace, stackTraceLimit } = Error;
+  const holder: { stack?: NodeJS.CallSite[] } = {};
+  let sites: NodeJS.CallSite[] = [];
+  try {
+    Error.stackTraceLimit = 30;
+    Error.prepareStackTrace = (_err, callSites) => callSites;
+    Error.captureStackTrace(holder, callerDir);
+    sites = holder.stack ?? []; // formatted on first read: read it while the hook is ours
+  } finally {
+    Error.prepareStackTrace = prepareStackTrace;
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+  for (const site of sites) {
+    // A path (CommonJS), a file: URL (ES module), node:..., [eval], REPL1 or nothing (eval code).
+    const name = site.getFileName();
+    if (!name) continue;
+    const file = name.startsWith('file:') ? fileURLToPath(name) : name;
+    if (path.isAbsolute(file) && !file.startsWith(OWN_DIR)) return path.dirname(file);
+  }
+  return process.cwd();
+}
+
 /**
  * The spec and id of a function. Source functions are checked for free variables here, on the
  * client, so a closure fails at submit with a clear message instead of deep inside a worker.
+ * The id covers the directory `require` resolves from: one source submitted from two
+ * directories is two functions.
  */
 export function fnSpecOf(fn: TaskFunction): { id: string; spec: FnSpec } {
   const hit = cache.get(fn);
   if (hit) return hit;
   let spec: FnSpec;
+  let sourceKey: string | undefined;
   if (isModuleFunction(fn)) {
     spec = { kind: 'module', module: fn.module, export: fn.export };
   } else if (typeof fn === 'function') {
     const source = Function.prototype.toString.call(fn);
-    const known = bySource.get(source);
+    const dir = callerDir();
+    sourceKey = `${dir}\0${source}`;
+    const known = bySource.get(sourceKey);
     if (known && known.spec.kind === 'source' && known.spec.name === fn.name) {
       cache.set(fn, known);
       return known;
@@ -85,16 +127,16 @@ export function fnSpecOf(fn: TaskFunction): { id: string; spec: FnSpec } {
           `define ${free.length > 1 ? 'them' : 'it'} inside the function, or export the function from a module and submit fromModule(file, name).`,
       );
     }
-    spec = { kind: 'source', source, name: fn.name };
+    spec = { kind: 'source', source, name: fn.name, dir };
   } else {
     throw new OptionError(`a task must be a function or fromModule(...), got ${typeof fn}`);
   }
   const id = createHash('sha1').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
   const entry = { id, spec };
   cache.set(fn, entry);
-  if (spec.kind === 'source') {
+  if (sourceKey !== undefined) {
     if (bySource.size >= BY_SOURCE_LIMIT) bySource.clear();
-    bySource.set(spec.source, entry);
+    bySource.set(sourceKey, entry);
   }
   return entry;
 }

@@ -7,7 +7,13 @@ export const PROTOCOL_VERSION = 1;
 
 /** A function travels by value (its source) or by reference (module path + export name). */
 export type FnSpec =
-  | { kind: 'source'; source: string; name: string }
+  | {
+      kind: 'source';
+      source: string;
+      name: string;
+      /** Absolute directory `require` inside the function resolves from (the submitting file's). */
+      dir?: string;
+    }
   | { kind: 'module'; module: string; export: string };
 
 export interface RemoteError {

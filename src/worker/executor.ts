@@ -4,19 +4,22 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { pack, unpack, type FnSpec } from '../protocol';
-import { compileFn } from './functions';
+import { compileFn, taskStack } from './functions';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import type { ThreadResult, ThreadTask } from './thread-messages';
 
-/** Compiled functions, in step with the pool's record of them (Lru). */
-const cache = new Lru<string, Promise<(...args: unknown[]) => unknown>>(FN_CACHE_SIZE);
+type TaskFn = (...args: unknown[]) => unknown;
 
-function errorInfo(err: unknown): ThreadResult['error'] {
+/** Compiled functions, in step with the pool's record of them (Lru). */
+const cache = new Lru<string, Promise<TaskFn>>(FN_CACHE_SIZE);
+
+/** `fn`: the task's function, once compiled; its errors get stacks that show the task. */
+function errorInfo(err: unknown, fn?: TaskFn): ThreadResult['error'] {
   if (err instanceof Error) {
     return {
       name: err.name,
       message: err.message,
-      stack: err.stack,
+      stack: fn && err.stack !== undefined ? taskStack(err.stack, fn) : err.stack,
       code: (err as { code?: string }).code,
     };
   }
@@ -25,14 +28,15 @@ function errorInfo(err: unknown): ThreadResult['error'] {
 
 async function run(t: ThreadTask): Promise<{ result: ThreadResult; transfer: ArrayBuffer[] }> {
   const start = performance.now();
+  let fn: TaskFn | undefined;
   try {
-    let fnP: Promise<(...args: unknown[]) => unknown> | undefined;
+    let fnP: Promise<TaskFn> | undefined;
     if (t.spec) {
       fnP = compileFn(t.spec as FnSpec);
       cache.set(t.fnId, fnP);
     } else fnP = cache.get(t.fnId);
     if (!fnP) throw new Error(`function ${t.fnId} was never defined on this thread`);
-    const fn = await fnP;
+    fn = await fnP;
     const depValues = new Map<string, unknown>();
     for (const [k, frames] of t.deps) depValues.set(k, unpack(frames));
     const args = unpack(t.args, (k) => depValues.get(k)) as unknown[];
@@ -52,7 +56,11 @@ async function run(t: ThreadTask): Promise<{ result: ThreadResult; transfer: Arr
     };
   } catch (err) {
     return {
-      result: { key: t.key, error: errorInfo(err), duration: (performance.now() - start) / 1000 },
+      result: {
+        key: t.key,
+        error: errorInfo(err, fn),
+        duration: (performance.now() - start) / 1000,
+      },
       transfer: [],
     };
   }
