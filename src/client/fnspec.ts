@@ -63,7 +63,7 @@ function callerDir(): string {
   const holder: { stack?: NodeJS.CallSite[] } = {};
   let sites: NodeJS.CallSite[] = [];
   try {
-    Error.stackTraceLimit = 30;
+    Error.stackTraceLimit = 12; // submit and map call this from a handful of frames
     Error.prepareStackTrace = (_err, callSites) => callSites;
     Error.captureStackTrace(holder, callerDir);
     sites = holder.stack ?? []; // formatted on first read: read it while the hook is ours
@@ -96,8 +96,10 @@ export function fnSpecOf(fn: TaskFunction): { id: string; spec: FnSpec } {
     spec = { kind: 'module', module: fn.module, export: fn.export };
   } else if (typeof fn === 'function') {
     const source = Function.prototype.toString.call(fn);
-    const dir = callerDir();
-    sourceKey = `${dir}\0${source}`;
+    // Only a function that can call `require` depends on where it resolves from; the others keep
+    // one id wherever they are submitted, and skip reading the stack (a few microseconds).
+    const dir = /\brequire\b/.test(source) ? callerDir() : undefined;
+    sourceKey = `${dir ?? ''}\0${source}`;
     const known = bySource.get(sourceKey);
     if (known && known.spec.kind === 'source' && known.spec.name === fn.name) {
       cache.set(fn, known);
@@ -127,7 +129,7 @@ export function fnSpecOf(fn: TaskFunction): { id: string; spec: FnSpec } {
           `define ${free.length > 1 ? 'them' : 'it'} inside the function, or export the function from a module and submit fromModule(file, name).`,
       );
     }
-    spec = { kind: 'source', source, name: fn.name, dir };
+    spec = { kind: 'source', source, name: fn.name, ...(dir === undefined ? {} : { dir }) };
   } else {
     throw new OptionError(`a task must be a function or fromModule(...), got ${typeof fn}`);
   }

@@ -104,8 +104,11 @@ test('the function id includes where it was submitted from', () => {
     sb.spec.kind === 'source' && sb.spec.source,
   );
   expect(sa.id).not.toBe(sb.id);
-  // Called from this file: this directory.
-  expect(fnSpecOf((x: number) => x + 1).spec).toMatchObject({ dir: __dirname });
+  // Called from this file: this directory. A function that never calls require has no directory.
+  expect(fnSpecOf((x: number) => require('node:path').join(String(x))).spec).toMatchObject({
+    dir: __dirname,
+  });
+  expect(fnSpecOf((x: number) => x + 1).spec).not.toHaveProperty('dir');
 });
 
 test('require in a task resolves from the submitting script: its files and its node_modules', async () => {
