@@ -11,9 +11,13 @@ interface Slot {
   inFlight: PoolTask[];
   /** What the thread's compiled-function cache holds, kept in step with it (Lru). */
   fns: Lru<string, true>;
+  /** The run this thread is being terminated for (cancelled), else -1; it takes no more work. */
+  killing: number;
 }
 
 export interface PoolTask {
+  /** Unique per run: a key may run again after a cancel. */
+  run: number;
   key: string;
   fnId: string;
   spec: FnSpec;
@@ -23,6 +27,10 @@ export interface PoolTask {
   alone?: boolean;
 }
 
+/** How a run ended: the thread's answer, or the death of the thread that ran it. */
+export type PoolResult =
+  (ThreadResult & { run: number }) | { run: number; key: string; died: string };
+
 /** Tasks one thread takes at once while tasks are tiny. */
 const BATCH = 64;
 
@@ -30,8 +38,10 @@ const BATCH = 64;
  * `nthreads` executor threads. A free thread takes the next task; while tasks are tiny (a mean
  * under 1 ms) a thread takes up to 64 at once and answers them in one message, to cut
  * per-message overhead. A thread that dies (a task called process.exit(), an error thrown
- * outside the task's promise, out of memory) is replaced: the task it ran errs with
- * ERR_THREAD_EXITED; tasks batched with it run again one at a time, so only the culprit errs.
+ * outside the task's promise, out of memory) is replaced: the task it ran is reported `died`;
+ * tasks batched with it run again one at a time, so only the culprit dies. A thread terminated
+ * to stop a cancelled run is replaced the same way: that run is reported `died`, its
+ * batch-mates run again.
  */
 export class ThreadPool {
   private readonly slots: Slot[] = [];
@@ -41,21 +51,28 @@ export class ThreadPool {
 
   constructor(
     nthreads: number,
-    private readonly onResult: (results: ThreadResult[]) => void,
+    private readonly onResult: (results: PoolResult[]) => void,
   ) {
     for (let i = 0; i < nthreads; i++) this.slots.push(this.startThread());
   }
 
   private startThread(): Slot {
     const thread = new Thread(path.join(__dirname, 'executor.js'));
-    const slot: Slot = { thread, inFlight: [], fns: new Lru(FN_CACHE_SIZE) };
+    const slot: Slot = { thread, inFlight: [], fns: new Lru(FN_CACHE_SIZE), killing: -1 };
     thread.on('message', (results: ThreadResult[]) => {
+      const sent = slot.inFlight;
       slot.inFlight = [];
-      for (const r of results) {
+      const out: PoolResult[] = [];
+      for (let i = 0; i < results.length; i++) {
+        const r = results[i];
+        // The executor answers a batch in order; the key check guards that assumption.
+        const run = sent[i]?.key === r.key ? sent[i].run : sent.find((t) => t.key === r.key)?.run;
+        if (run === undefined) continue;
         this.meanDuration =
           this.meanDuration < 0 ? r.duration : 0.9 * this.meanDuration + 0.1 * r.duration;
+        out.push({ ...r, run });
       }
-      this.onResult(results);
+      this.onResult(out);
       this.dispatch();
     });
     let crash: Error | null = null;
@@ -63,25 +80,26 @@ export class ThreadPool {
     thread.on('exit', (code) => {
       if (this.closing) return;
       const lost = slot.inFlight;
-      const why = crash ? `${crash.name}: ${crash.message}` : `exit code ${code}`;
-      log.warn(`executor thread died (${why}); starting another`);
+      slot.inFlight = [];
       this.slots[this.slots.indexOf(slot)] = this.startThread();
-      if (lost.length === 1) {
-        this.onResult([
-          {
-            key: lost[0].key,
-            duration: 0,
-            error: {
-              name: 'ThreadExited',
-              code: 'ERR_THREAD_EXITED',
-              message: `the thread running this task died (${why}): the task called process.exit(), threw outside its promise, or ran out of memory`,
-            },
-          },
-        ]);
+      const killed = slot.killing;
+      const why = crash ? `${crash.name}: ${crash.message}` : `exit code ${code}`;
+      const died: PoolResult[] = [];
+      if (killed >= 0) {
+        log.debug(`executor thread terminated to stop a cancelled task; starting another`);
+        for (const t of lost) {
+          if (t.run === killed) died.push({ run: t.run, key: t.key, died: 'terminated' });
+        }
+        this.ready = lost.filter((t) => t.run !== killed).concat(this.ready);
       } else {
-        for (const t of lost) t.alone = true;
-        this.ready = lost.concat(this.ready);
+        log.warn(`executor thread died (${why}); starting another`);
+        if (lost.length === 1) died.push({ run: lost[0].run, key: lost[0].key, died: why });
+        else {
+          for (const t of lost) t.alone = true;
+          this.ready = lost.concat(this.ready);
+        }
       }
+      if (died.length > 0) this.onResult(died);
       this.dispatch();
     });
     return slot;
@@ -96,11 +114,23 @@ export class ThreadPool {
     this.dispatch();
   }
 
-  /** Drops a task that has not started yet; returns whether it was found. */
-  remove(key: string): boolean {
-    const i = this.ready.findIndex((t) => t.key === key);
+  /** Drops a run that has not started yet; returns whether it was found. */
+  remove(run: number): boolean {
+    const i = this.ready.findIndex((t) => t.run === run);
     if (i < 0) return false;
     this.ready.splice(i, 1);
+    return true;
+  }
+
+  /**
+   * Terminates the thread running `run` (a replacement starts; the run is reported `died`);
+   * false when no thread runs it (it ended, or never started).
+   */
+  terminate(run: number): boolean {
+    const slot = this.slots.find((s) => s.inFlight.some((t) => t.run === run));
+    if (!slot || slot.killing >= 0) return false;
+    slot.killing = run;
+    void slot.thread.terminate();
     return true;
   }
 
@@ -108,7 +138,7 @@ export class ThreadPool {
     const tiny = this.meanDuration >= 0 && this.meanDuration < 0.001;
     for (const slot of this.slots) {
       if (this.ready.length === 0) return;
-      if (slot.inFlight.length > 0) continue;
+      if (slot.inFlight.length > 0 || slot.killing >= 0) continue;
       // A batch ends before the first task that must run alone (or is that task only).
       let n = this.ready[0].alone || !tiny ? 1 : Math.min(this.ready.length, BATCH);
       for (let i = 1; i < n; i++) {

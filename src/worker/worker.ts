@@ -5,48 +5,55 @@ import * as path from 'node:path';
 import type * as zmq from 'zeromq';
 import { log } from '../log';
 import { Outbox, PeerPool, bindEndpoint, boundEndpoint, dealer, hostFor, router } from '../net';
-import { decode, packedBytes, type DepLocation, type Envelope, type FnSpec } from '../protocol';
+import { decode, packedBytes, type Envelope, type FnSpec } from '../protocol';
+import { createWorkerDirectory, defaultWorkerParent } from './directory';
 import { resolveWorkerOptions, type WorkerOptions } from './options';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
-import { ThreadPool } from './pool';
-import type { ThreadResult } from './thread-messages';
+import { ThreadPool, type PoolResult } from './pool';
+import { WorkerState } from './state';
+import type { WorkerAction, WorkerEvent } from './state-types';
 
-/** Keys asked of one holder in one get-data at most. */
-const FETCH_BATCH = 1000;
 /** Results up to this size ride along with task-finished so clients get them in one hop. */
 const INLINE_LIMIT = 16 * 1024;
+/** How long one get-data may take before its holder counts as not having the keys (ms). */
+const FETCH_TIMEOUT = 30_000;
 
-interface Pending {
-  key: string;
+/** What the state machine carries for a task, opaque to it. */
+interface Payload {
   fn: string;
   /** Taken from the cache when the compute arrived (null: never defined here). */
   spec: FnSpec | null;
   args: Buffer[];
-  deps: DepLocation[];
-  cancelled: boolean;
 }
+
+type Event = WorkerEvent<Payload, Buffer[]>;
+type Action = WorkerAction<Payload, Buffer[]>;
 
 const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
 /**
  * A worker process: a DEALER to the scheduler, a ROUTER serving its stored results to peers and
- * clients, and a pool of executor threads. Results are kept packed (as frames) and never
- * deserialized on this thread.
+ * clients, and a pool of executor threads. Every decision is the state machine's (./state.ts);
+ * this class turns messages, fetch replies, thread results and timers into its events and
+ * carries out its actions. Results are kept packed (as frames) and never deserialized here.
  */
 export class Worker {
   readonly id = `w-${randomUUID()}`;
   readonly name: string;
   readonly options: ReturnType<typeof resolveWorkerOptions>;
   /**
-   * Results held here, packed. Bounded by what the scheduler placed on this worker and has not
-   * freed (`free-keys`); memoryLimit is not enforced and nothing spills to disk yet.
+   * Tasks, inputs and results held here (packed). Results are bounded by what the scheduler
+   * placed on this worker and has not freed (`free-keys`); memoryLimit is not enforced and
+   * nothing spills to disk yet.
    */
-  private readonly data = new Map<string, Buffer[]>();
+  readonly state = new WorkerState<Payload, Buffer[]>();
   /** Function definitions, in step with the scheduler's record of them (Lru). */
   private readonly fns = new Lru<string, FnSpec>(FN_CACHE_SIZE);
-  /** Tasks assigned and not finished: at most the capacity the scheduler gives this worker. */
-  private readonly tasks = new Map<string, Pending>();
-  private readonly fetching = new Map<string, Promise<boolean>>();
+  /** Grace timers of cancelled runs, by run id. */
+  private readonly graceTimers = new Map<number, NodeJS.Timeout>();
+  private queue: Event[] = [];
+  private handling = false;
+  private messages = 0;
   private readonly peers: PeerPool;
   private readonly schedOut: Outbox;
   private readonly dataOut: Outbox;
@@ -82,15 +89,12 @@ export class Worker {
     w.toScheduler.routingId = w.id;
     await w.dataSocket.bind(bindEndpoint(host));
     w.address = boundEndpoint(w.dataSocket);
-    const localDirectory = path.resolve(
-      options.localDirectory ?? path.join(os.tmpdir(), 'mpi-cluster'),
-      `worker-${w.id}`,
-    );
+    const parent = options.localDirectory
+      ? path.resolve(options.localDirectory)
+      : defaultWorkerParent();
+    const localDirectory = createWorkerDirectory(parent, w.id);
     w.options.localDirectory = localDirectory;
-    fs.mkdirSync(localDirectory, { recursive: true });
-    w.pool = new ThreadPool(w.options.nthreads, (results) => {
-      for (const r of results) w.onResult(r);
-    });
+    w.pool = new ThreadPool(w.options.nthreads, (results) => w.onResults(results));
     w.toScheduler.connect(options.scheduler);
     w.schedOut.post('', {
       t: 'register',
@@ -124,6 +128,112 @@ export class Worker {
     this.schedOut.post('', { t: 'heartbeat' });
   }
 
+  /**
+   * Hands events to the state machine and carries out its actions. Events raised while doing so
+   * (a pool that drops a run at once) are queued and handled after, never re-entrantly.
+   */
+  private feed(events: Event[]): void {
+    if (this.closing) return;
+    for (const ev of events) this.queue.push(ev);
+    if (this.handling) return;
+    this.handling = true;
+    try {
+      while (this.queue.length > 0 && !this.closing) {
+        const batch = this.queue;
+        this.queue = [];
+        for (const a of this.state.handle(batch)) this.act(a);
+      }
+    } finally {
+      this.handling = false;
+    }
+  }
+
+  private act(a: Action): void {
+    const now = Date.now();
+    switch (a.type) {
+      case 'fetch':
+        return void this.fetch(a.holder, a.keys);
+      case 'run': {
+        const { fn, spec, args } = a.payload;
+        if (!spec) {
+          const message = `function ${fn} unknown on worker ${this.name}`;
+          const error = { name: 'Error', message };
+          this.queue.push({ type: 'task-error', key: a.key, run: a.run, error, duration: 0, now });
+          return;
+        }
+        return this.pool.submit({ run: a.run, key: a.key, fnId: fn, spec, args, deps: a.deps });
+      }
+      case 'cancel-run':
+        if (this.pool.remove(a.run)) {
+          this.queue.push({ type: 'run-dropped', key: a.key, run: a.run, now });
+          return;
+        }
+        this.graceTimers.set(
+          a.run,
+          setTimeout(() => {
+            this.graceTimers.delete(a.run);
+            this.feed([{ type: 'grace-over', key: a.key, run: a.run, now: Date.now() }]);
+          }, a.graceMs),
+        );
+        return;
+      case 'terminate':
+        this.pool.terminate(a.run);
+        return;
+      case 'task-finished': {
+        const frames = this.state.data.get(a.key)?.value ?? [];
+        const inline = frames.length === 1 && a.nbytes <= INLINE_LIMIT ? frames : [];
+        const op = { t: 'task-finished' as const, key: a.key, nbytes: a.nbytes };
+        return this.schedOut.post('', { ...op, duration: a.duration, nf: inline.length }, inline);
+      }
+      case 'task-erred': {
+        const error = { ...a.error, worker: this.name, key: a.key };
+        return this.schedOut.post('', { t: 'task-erred', key: a.key, duration: a.duration, error });
+      }
+      case 'missing-data':
+        return this.schedOut.post('', { t: 'missing-data', key: a.key, dep: a.dep, from: a.from });
+      case 'add-keys':
+        return this.schedOut.post('', { t: 'add-keys', keys: a.keys, nbytes: a.nbytes });
+    }
+  }
+
+  /** One get-data to one holder; what it sent (or its failure) goes back to the state machine. */
+  private async fetch(holder: string, keys: string[]): Promise<void> {
+    try {
+      const op = { t: 'get-data' as const, req: 0, keys };
+      const envs = await this.peers.request(holder, op, [], FETCH_TIMEOUT);
+      const got = [];
+      for (const e of envs) {
+        if (e.op.t === 'data')
+          got.push({ key: e.op.key, value: e.frames, nbytes: packedBytes(e.frames) });
+      }
+      this.feed([{ type: 'fetch-done', holder, keys, got, now: Date.now() }]);
+    } catch (err) {
+      const reason = (err as Error).message;
+      log.debug(`worker ${this.name}: fetch from ${holder}: ${reason}`);
+      this.peers.drop(holder);
+      this.feed([{ type: 'fetch-failed', holder, keys, reason, now: Date.now() }]);
+    }
+  }
+
+  private onResults(results: PoolResult[]): void {
+    const now = Date.now();
+    const events: Event[] = [];
+    for (const r of results) {
+      clearTimeout(this.graceTimers.get(r.run));
+      this.graceTimers.delete(r.run);
+      const { key, run } = r;
+      if ('died' in r) events.push({ type: 'thread-died', key, run, reason: r.died, now });
+      else if (r.error) {
+        events.push({ type: 'task-error', key, run, error: r.error, duration: r.duration, now });
+      } else {
+        const value = r.frames!.map(toBuffer);
+        const nbytes = packedBytes(value);
+        events.push({ type: 'task-result', key, run, value, nbytes, duration: r.duration, now });
+      }
+    }
+    this.feed(events);
+  }
+
   private async receiveScheduler(): Promise<void> {
     try {
       for await (const parts of this.toScheduler) {
@@ -137,172 +247,47 @@ export class Worker {
           );
           continue;
         }
-        for (const env of envs) this.onScheduler(env);
+        // One message's ops are one step of the state machine, so its fetches batch together.
+        const events: Event[] = [];
+        const stimulusId = `scheduler-${++this.messages}`;
+        for (const env of envs) this.onScheduler(env, events, stimulusId);
+        this.feed(events);
       }
     } catch (err) {
       if (!this.closing) log.error(`worker ${this.name}: ${(err as Error).message}`);
     }
   }
 
-  private onScheduler({ op, frames }: Envelope): void {
+  private onScheduler({ op, frames }: Envelope, events: Event[], stimulusId: string): void {
+    const now = Date.now();
     switch (op.t) {
       case 'define-fn':
         this.fns.set(op.id, op.spec);
         return;
-      case 'compute':
-        this.tasks.set(op.key, {
-          key: op.key,
-          fn: op.fn,
-          spec: this.fns.get(op.fn) ?? null,
-          args: frames,
-          deps: op.deps,
-          cancelled: false,
-        });
-        void this.prepare(op.key);
+      case 'compute': {
+        const payload = { fn: op.fn, spec: this.fns.get(op.fn) ?? null, args: frames };
+        events.push({ type: 'compute', key: op.key, payload, deps: op.deps, now, stimulusId });
         return;
+      }
       case 'free-keys':
-        for (const k of op.keys) this.data.delete(k);
+        events.push({ type: 'free-keys', keys: op.keys, now, stimulusId });
         return;
       case 'cancel-compute':
-        for (const k of op.keys) {
-          const t = this.tasks.get(k);
-          if (!t) continue;
-          t.cancelled = true;
-          if (this.pool.remove(k)) this.tasks.delete(k);
-        }
+        events.push({ type: 'cancel-compute', keys: op.keys, now, stimulusId });
         return;
       case 'closing':
-        void this.close(op.reason, 0);
+        void this.close(`scheduler closing: ${op.reason}`, 0);
         return;
       case 'registered':
+        log.info(
+          `worker ${this.name} (${this.id}) registered with scheduler ${this.options.scheduler}: ${this.options.nthreads} threads, data at ${this.address}`,
+        );
         this.resolveRegistered();
         return;
       case 'heartbeat':
         return;
     }
     log.debug(`worker ${this.name}: unexpected ${op.t} from scheduler`);
-  }
-
-  /** Fetches missing inputs from their holders, then hands the task to a thread. */
-  private async prepare(key: string): Promise<void> {
-    const t = this.tasks.get(key)!;
-    const missing = t.deps.filter((d) => !this.data.has(d.key));
-    if (missing.length > 0) {
-      const ok = await this.fetchAll(missing, key);
-      if (t.cancelled || this.closing || !ok) {
-        this.tasks.delete(key);
-        return;
-      }
-    }
-    const spec = t.spec;
-    if (!spec) {
-      this.tasks.delete(key);
-      this.schedOut.post('', {
-        t: 'task-erred',
-        key,
-        duration: 0,
-        error: { name: 'Error', message: `function ${t.fn} unknown on worker ${this.name}` },
-      });
-      return;
-    }
-    const deps: [string, Buffer[]][] = t.deps.map((d) => [d.key, this.data.get(d.key)!]);
-    this.pool.submit({ key, fnId: t.fn, spec, args: t.args, deps });
-  }
-
-  /**
-   * Brings inputs here: one get-data per holder for up to FETCH_BATCH keys (a task with 100,000
-   * inputs makes 100 requests, not 100,000), one transfer per key at a time; a key its first
-   * holder did not send is tried at the others.
-   */
-  private async fetchAll(deps: DepLocation[], forKey: string): Promise<boolean> {
-    const waits: Promise<boolean>[] = [];
-    const byHolder = new Map<string, DepLocation[]>();
-    for (const d of deps) {
-      const inFlight = this.fetching.get(d.key);
-      if (inFlight) waits.push(inFlight);
-      else {
-        const from = d.who[0] ?? '';
-        const list = byHolder.get(from);
-        if (list) list.push(d);
-        else byHolder.set(from, [d]);
-      }
-    }
-    for (const [from, list] of byHolder) {
-      for (let i = 0; i < list.length; i += FETCH_BATCH) {
-        const chunk = list.slice(i, i + FETCH_BATCH);
-        const got = this.fetchBatch(from, chunk);
-        for (const d of chunk) {
-          const p = got
-            .then((keys) => keys.has(d.key) || this.fetchFrom(d, forKey, from))
-            .finally(() => this.fetching.delete(d.key));
-          this.fetching.set(d.key, p);
-          waits.push(p);
-        }
-      }
-    }
-    const results = await Promise.all(waits);
-    return results.every(Boolean);
-  }
-
-  /** Asks one holder for many keys; resolves with the keys it sent. */
-  private async fetchBatch(from: string, deps: DepLocation[]): Promise<Set<string>> {
-    const got = new Set<string>();
-    if (!from) return got;
-    try {
-      const keys = deps.map((d) => d.key);
-      const envs = await this.peers.request(from, { t: 'get-data', req: 0, keys }, [], 30_000);
-      const nbytes: number[] = [];
-      for (const e of envs) {
-        if (e.op.t !== 'data') continue;
-        this.data.set(e.op.key, e.frames);
-        got.add(e.op.key);
-        nbytes.push(packedBytes(e.frames));
-      }
-      if (got.size > 0) this.schedOut.post('', { t: 'add-keys', keys: Array.from(got), nbytes });
-    } catch (err) {
-      log.debug(`worker ${this.name}: fetch from ${from}: ${(err as Error).message}`);
-      this.peers.drop(from);
-    }
-    return got;
-  }
-
-  /** Tries the other holders of a key `failedAt` did not send; reports every holder without it. */
-  private async fetchFrom(dep: DepLocation, forKey: string, failedAt: string): Promise<boolean> {
-    const failed: string[] = failedAt ? [failedAt] : [];
-    for (const from of dep.who) {
-      if (from === failedAt) continue;
-      if ((await this.fetchBatch(from, [dep])).has(dep.key)) return true;
-      failed.push(from);
-    }
-    // Nobody had it: the scheduler corrects its records and runs this task again later.
-    for (const from of failed.length > 0 ? failed : ['']) {
-      this.schedOut.post('', { t: 'missing-data', key: forKey, dep: dep.key, from });
-    }
-    return false;
-  }
-
-  private onResult(r: ThreadResult): void {
-    const t = this.tasks.get(r.key);
-    this.tasks.delete(r.key);
-    if (!t || t.cancelled || this.closing) return;
-    if (r.error) {
-      this.schedOut.post('', {
-        t: 'task-erred',
-        key: r.key,
-        duration: r.duration,
-        error: { ...r.error, worker: this.name, key: r.key },
-      });
-      return;
-    }
-    const frames = r.frames!.map(toBuffer);
-    this.data.set(r.key, frames);
-    const nbytes = packedBytes(frames);
-    const inline = frames.length === 1 && nbytes <= INLINE_LIMIT ? frames : [];
-    this.schedOut.post(
-      '',
-      { t: 'task-finished', key: r.key, nbytes, duration: r.duration, nf: inline.length },
-      inline,
-    );
   }
 
   /** The data service: peers and clients get and put stored results here. */
@@ -320,13 +305,14 @@ export class Worker {
         for (const { op, frames } of envs) {
           if (op.t === 'get-data') {
             for (const key of op.keys) {
-              const f = this.data.get(key);
+              const f = this.state.data.get(key)?.value;
               if (f) this.dataOut.post(peer, { t: 'data', req: op.req, key, nf: f.length }, f);
               else this.dataOut.post(peer, { t: 'no-data', req: op.req, key });
             }
             this.dataOut.post(peer, { t: 'data-end', req: op.req });
           } else if (op.t === 'put-data') {
-            this.data.set(op.key, frames);
+            const put = { key: op.key, value: frames, nbytes: packedBytes(frames) };
+            this.feed([{ type: 'put-data', ...put, now: Date.now() }]);
             this.dataOut.post(peer, { t: 'put-ack', req: op.req, keys: [op.key] });
           } else if (op.t === 'ping') {
             this.dataOut.post(peer, { t: 'pong', req: op.req });
@@ -343,7 +329,10 @@ export class Worker {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.heartbeat);
-    if (reason !== 'closed' && exitCode !== 0) log.warn(`worker ${this.name}: ${reason}`);
+    for (const t of this.graceTimers.values()) clearTimeout(t);
+    this.graceTimers.clear();
+    if (exitCode !== 0) log.warn(`worker ${this.name}: ${reason}`);
+    log.info(`worker ${this.name} (${this.id}) closing: ${reason}`);
     this.schedOut.post('', { t: 'bye' });
     await Promise.race([this.schedOut.drained(), new Promise((r) => setTimeout(r, 200))]);
     this.peers.close();
