@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { readSchedulerFile } from '../cluster/scheduler-file';
-import { OptionError } from '../errors';
+import { ClusterError, OptionError } from '../errors';
+import { WORKER_DEFAULTS } from '../worker/options';
 import { Worker } from '../worker/worker';
 import { fail, intOption, onSignals, positiveNumber } from './common';
 
@@ -29,11 +30,29 @@ function parseResources(text: string): Record<string, number> {
   return out;
 }
 
+/** The wait for the scheduler file is bounded by --death-timeout, as the wait for its answers. */
+async function waitForSchedulerFile(file: string, deathTimeout?: number): Promise<string> {
+  const seconds = deathTimeout ?? WORKER_DEFAULTS.deathTimeout;
+  try {
+    return (await readSchedulerFile(file, { timeout: seconds * 1000 })).address;
+  } catch (err) {
+    if ((err as ClusterError).code !== 'ERR_TIMEOUT') throw err;
+    throw new ClusterError(
+      'ERR_TIMEOUT',
+      `no scheduler file at ${file} after ${seconds} s (--death-timeout): start mpi-cluster-scheduler with --scheduler-file ${file}, or wait longer with a larger --death-timeout`,
+      { cause: err },
+    );
+  }
+}
+
 export function workerCommand(): Command {
   return new Command('mpi-cluster-worker')
     .description('Run an mpi-cluster worker that connects to a scheduler and runs tasks.')
     .argument('[address]', 'scheduler address, tcp://HOST:PORT (or use --scheduler-file)')
-    .option('--scheduler-file <file>', 'read the scheduler address from this file (waits for it)')
+    .option(
+      '--scheduler-file <file>',
+      'read the scheduler address from this file (waits for it up to --death-timeout)',
+    )
     .option(
       '--nthreads <n>',
       'tasks run at once, each on its own thread',
@@ -50,7 +69,7 @@ export function workerCommand(): Command {
     .option('--name <name>', 'worker name (default: HOST-PID)')
     .option(
       '--death-timeout <seconds>',
-      'exit when the scheduler is unreachable this long',
+      'exit when the scheduler is unreachable this long, or its file absent (default 60)',
       positiveNumber('--death-timeout'),
     )
     .option('--resources <list>', 'resources offered, e.g. GPU=2')
@@ -70,8 +89,7 @@ Examples:
         }
         if (address && o.schedulerFile)
           throw new OptionError('give either an address or --scheduler-file, not both');
-        const scheduler =
-          address ?? (await readSchedulerFile(o.schedulerFile!, { timeout: 60_000 })).address;
+        const scheduler = address ?? (await waitForSchedulerFile(o.schedulerFile!, o.deathTimeout));
         const memoryLimit =
           o.memoryLimit === undefined
             ? undefined
