@@ -137,12 +137,26 @@ export class Worker {
     for (const ev of events) this.queue.push(ev);
     if (this.handling) return;
     this.handling = true;
+    let batch: Event[] = [];
     try {
       while (this.queue.length > 0 && !this.closing) {
-        const batch = this.queue;
+        batch = this.queue;
         this.queue = [];
         for (const a of this.state.handle(batch)) this.act(a);
       }
+    } catch (err) {
+      // A bug here would leave tasks the scheduler counts as running for ever: end loudly, so
+      // the scheduler places them elsewhere (and a LocalCluster starts a new worker).
+      const ev = batch.find((e) => 'key' in e) as { key?: string } | undefined;
+      const story = ev?.key
+        ? ` story of ${ev.key}: ${JSON.stringify(this.state.story(ev.key))}`
+        : '';
+      const types = Array.from(new Set(batch.map((e) => e.type))).join(', ');
+      log.error(
+        `worker ${this.name}: internal error handling ${types}: ${(err as Error).stack ?? err};${story}`,
+      );
+      this.queue = [];
+      void this.close(`internal error: ${(err as Error).message}`, 1);
     } finally {
       this.handling = false;
     }

@@ -141,6 +141,24 @@ test('race: a failed shared fetch reports missing-data for every waiting task an
   }
 });
 
+test('a task dropped for a missing input stops waiting on its other inputs; they are kept when they come', () => {
+  const { sm, step } = machine();
+  step(
+    compute('y', [
+      ['x1', [A]],
+      ['x2', [B]],
+    ]),
+  );
+  expect(step({ type: 'fetch-done', holder: A, keys: ['x1'], got: [] })).toEqual([
+    { type: 'missing-data', key: 'y', dep: 'x1', from: A },
+  ]);
+  expect(sm.deps.get('x2')?.waiters.size).toBe(0);
+  expect(step({ type: 'fetch-done', holder: B, keys: ['x2'], got: [got('x2')] })).toEqual([
+    { type: 'add-keys', keys: ['x2'], nbytes: [8] },
+  ]);
+  expect(sm.tasks.size).toBe(0);
+});
+
 test('an input nobody holds is missing at once (from "")', () => {
   const { step } = machine();
   expect(step(compute('y', [['x', []]]))).toEqual([
