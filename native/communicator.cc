@@ -1,5 +1,10 @@
 #include "communicator.h"
 
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <string>
 
@@ -55,8 +60,25 @@ Napi::Value Free(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Waits (at most timeout_ms) until the launcher has read what this process wrote to stdout and
+// stderr: MPI_Abort tears the job down at once, and output still in the pipe is lost (MPICH's
+// hydra reads ranks' output from pipes; Open MPI's from ptys).
+void WaitForOutputRead(int timeout_ms) {
+  for (int waited = 0; waited < timeout_ms; ++waited) {
+    bool pending = false;
+    for (int fd : {1, 2}) {
+      int unread = 0;
+      if (ioctl(fd, isatty(fd) ? TIOCOUTQ : FIONREAD, &unread) == 0 && unread > 0) pending = true;
+    }
+    if (!pending) return;
+    struct timespec one_ms = {0, 1000000};
+    nanosleep(&one_ms, nullptr);
+  }
+}
+
 Napi::Value Abort(const Napi::CallbackInfo& info) {
   RequireActive(info.Env());
+  WaitForOutputRead(1000);
   MPI_Abort(CommArg(info, 0), IntArg(info, 1, "code"));
   return info.Env().Undefined();  // not reached when MPI_Abort works
 }

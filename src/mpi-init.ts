@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { initialize, type InitializeOptions } from './bootstrap';
-import { intOption, fail, positiveNumber } from './cli/common';
+import { intOption, fail, onSignals, positiveNumber } from './cli/common';
 import { readSchedulerFile } from './cluster/scheduler-file';
 import { ClusterError, OptionError } from './errors';
 import * as mpi from './mpi';
@@ -81,6 +81,10 @@ async function runFileMode(o: Opts): Promise<void> {
         abort,
       );
       await comm.bcast(Buffer.from(s.address), 0);
+      onSignals(
+        () => s.close('scheduler stopped by signal'),
+        () => s.removeFile(),
+      );
       process.stdout.write(`scheduler at ${s.address}, file ${file}\n`);
       await s.closed;
       mpi.finalize();
@@ -100,6 +104,7 @@ async function runFileMode(o: Opts): Promise<void> {
     localDirectory: o.localDirectory,
     name: `${o.name ?? ''}${comm.rank}`,
   }).catch(abort);
+  onSignals(() => w.close('stopped by signal'));
   const registered = await Promise.race([
     w.registered.then(() => true),
     new Promise<boolean>((r) => setTimeout(() => r(false), o.timeout * 1000).unref()),

@@ -32,11 +32,43 @@ export function fail(err: unknown, exitCode = 1): never {
   process.exit(exitCode);
 }
 
-/** Stops `stop()` on SIGINT/SIGTERM so scheduler files and sockets are cleaned up. */
-export function onSignals(stop: (signal: string) => Promise<void>): void {
+/**
+ * How long a stop after SIGINT/SIGTERM may take before the process exits anyway: our promise is
+ * 5 s in every state (Slurm's KillWait, after which it sends SIGKILL and may drain the node, is
+ * 30 s by default).
+ */
+export const SIGNAL_DEADLINE_MS = 4000;
+
+/**
+ * Runs `stop()` on SIGINT/SIGTERM so scheduler files and sockets are cleaned up, then exits 0. A
+ * stop that takes longer than SIGNAL_DEADLINE_MS, or a second signal, runs `now()` (synchronous
+ * clean-up, e.g. removing the scheduler file) and exits 1.
+ */
+export function onSignals(
+  stop: (signal: string) => Promise<void>,
+  now: () => void = () => {},
+): void {
+  let stopping = false;
+  const hard = (why: string): never => {
+    log.warn(why);
+    try {
+      now();
+    } finally {
+      process.exit(1);
+    }
+  };
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      void stop(sig).then(() => process.exit(0));
+    process.on(sig, () => {
+      if (stopping) hard(`${sig} again: exiting now`);
+      stopping = true;
+      setTimeout(
+        () => hard(`stop after ${sig} took over ${SIGNAL_DEADLINE_MS / 1000} s: exiting now`),
+        SIGNAL_DEADLINE_MS,
+      ).unref();
+      stop(sig).then(
+        () => process.exit(0),
+        (err: unknown) => fail(err),
+      );
     });
   }
 }

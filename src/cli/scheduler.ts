@@ -16,7 +16,7 @@ export function schedulerCommand(): Command {
     )
     .option(
       '--worker-ttl <seconds>',
-      'remove a worker silent this long',
+      'remove a worker whose host went silent this long (default 300; a worker whose process exits is removed at once)',
       intOption('--worker-ttl', 1),
     )
     .addHelpText(
@@ -41,9 +41,14 @@ Examples:
             host: o.host,
             port: o.port,
             workerTtl: o.workerTtl ? o.workerTtl * 1000 : undefined,
+            onFatal: () => process.exit(70),
           });
+          // Handlers first: whoever reads the line below may signal at once.
+          onSignals(
+            () => s.close('scheduler stopped by signal'),
+            () => s.removeFile(),
+          );
           process.stdout.write(`scheduler at ${s.address}\n`);
-          onSignals(() => s.close('scheduler stopped by signal'));
           await s.closed;
           process.exit(0);
         } catch (err) {

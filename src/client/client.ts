@@ -72,6 +72,8 @@ export class Client implements FutureHost {
   readonly id = `c-${randomUUID()}`;
   schedulerId = '';
   nWorkers = 0;
+  /** Counts worker removals seen (n-workers going down): holders learnt before one may be gone. */
+  private removals = 0;
   /** One entry per key some live Future of this client refers to; removed with the last one. */
   private readonly keys = new Map<string, KeyState>();
   /** Functions the scheduler holds for this client, kept in step with its cache (Lru). */
@@ -230,6 +232,7 @@ export class Client implements FutureHost {
         return;
       }
       case 'n-workers':
+        if (op.n < this.nWorkers) this.removals += 1;
         this.nWorkers = op.n;
         for (const w of this.workerWaiters.splice(0)) w();
         return;
@@ -239,7 +242,8 @@ export class Client implements FutureHost {
         this.replies.delete(op.req);
         return;
       case 'closing':
-        this.markClosed(`scheduler closed: ${op.reason}`);
+        if (op.code === 'ERR_REMOVED') this.markClosed(`the scheduler ${op.reason}`, 'ERR_REMOVED');
+        else this.markClosed(`scheduler closed: ${op.reason}`);
         return;
       case 'heartbeat':
         return;
@@ -259,11 +263,15 @@ export class Client implements FutureHost {
     ks.error = error;
     ks.inline = inline;
     ks.who = who;
+    ks.whoAsOf = this.removals;
     this.waits -= ks.waiters.length;
     for (const w of ks.waiters.splice(0)) w();
   }
 
-  private markClosed(reason: string): void {
+  private markClosed(
+    reason: string,
+    code: 'ERR_SCHEDULER_GONE' | 'ERR_REMOVED' = 'ERR_SCHEDULER_GONE',
+  ): void {
     if (this.closedReason) return;
     this.closedReason = reason;
     for (const ks of this.keys.values()) {
@@ -271,13 +279,13 @@ export class Client implements FutureHost {
         this.settle(
           ks.key,
           'error',
-          new ClusterError('ERR_SCHEDULER_GONE', `${reason}; task ${ks.key} will not finish`),
+          new ClusterError(code, `${reason}; task ${ks.key} will not finish`),
         );
       }
     }
     for (const w of this.workerWaiters.splice(0)) w();
     for (const r of this.replies.values()) {
-      r.reject(new ClusterError('ERR_SCHEDULER_GONE', `${reason}; no reply will come`));
+      r.reject(new ClusterError(code, `${reason}; no reply will come`));
     }
     this.replies.clear();
   }
@@ -396,6 +404,12 @@ export class Client implements FutureHost {
     let todo = Array.from(new Set(keys));
     while (todo.length > 0) {
       await this.allSettled(todo);
+      // Holders learnt before a worker left may be that worker: ask first rather than time out.
+      const stale = todo.filter((k) => {
+        const ks = this.keys.get(k);
+        return ks?.status === 'finished' && !ks.inline && ks.whoAsOf !== this.removals;
+      });
+      if (stale.length > 0) await this.refreshWhoHas(stale);
       const byWorker = new Map<string, string[]>();
       let sliceStart = performance.now();
       for (const key of todo) {
@@ -444,6 +458,7 @@ export class Client implements FutureHost {
       const ks = this.keys.get(key);
       if (!ks) continue;
       const who = reply.who[key] ?? [];
+      ks.whoAsOf = this.removals;
       if (who.length > 0) ks.who = who;
       else if (ks.status === 'finished') ks.status = 'lost';
     }
@@ -484,15 +499,29 @@ export class Client implements FutureHost {
       },
     });
     let key = opts.key;
-    if (!key) {
-      if (opts.pure) {
-        const h = createHash('sha1').update(id);
-        for (const f of frames) h.update(f);
-        key = `${fnName(fn)}-${h.digest('hex').slice(0, 24)}`;
-      } else key = `${fnName(fn)}-${randomUUID()}`;
-    }
+    let fp: string | undefined;
+    if (key) {
+      // An explicit key names this work: the same key for other work is a conflict.
+      const h = createHash('sha1')
+        .update(id)
+        .update(JSON.stringify([...deps]));
+      for (const f of frames) h.update(f);
+      fp = h.digest('hex');
+      const mine = this.keys.get(key);
+      if (mine && mine.fp !== fp) {
+        throw new ClusterError(
+          'ERR_KEY_CONFLICT',
+          `key ${key} is already in use by this client for another function, arguments or dependencies; choose another key, or release the first future before reusing it`,
+        );
+      }
+    } else if (opts.pure) {
+      const h = createHash('sha1').update(id);
+      for (const f of frames) h.update(f);
+      key = `${fnName(fn)}-${h.digest('hex').slice(0, 24)}`;
+    } else key = `${fnName(fn)}-${randomUUID()}`;
     const known = this.keys.has(key);
     const future = this.track(key);
+    if (fp !== undefined) this.keys.get(key)!.fp = fp;
     if (!known) {
       if (!this.defined.use(id, true)) this.outbox.post('', { t: 'define-fn', id, spec });
       this.outbox.post(
@@ -507,6 +536,7 @@ export class Client implements FutureHost {
             retries: opts.retries,
             workers: opts.workers,
             resources: opts.resources,
+            fp,
             nf: frames.length,
           },
         },
@@ -708,6 +738,16 @@ export class Client implements FutureHost {
   async schedulerInfo(): Promise<SchedulerInfo> {
     const reply = await this.request({ t: 'info', req: 0 });
     return (reply as { info: SchedulerInfo }).info;
+  }
+
+  /** Where each future's data is held: the addresses of its workers, by key (Dask's who_has). */
+  async whoHas(futures: Iterable<Future>): Promise<Record<string, string[]>> {
+    const keys = Array.from(futures, (f) => {
+      if (!(f instanceof Future)) throw new OptionError('whoHas takes futures of this client');
+      return f.key;
+    });
+    const reply = await this.request({ t: 'who-has', req: 0, keys });
+    return (reply as { who: Record<string, string[]> }).who;
   }
 
   async cancelKeys(keys: string[]): Promise<void> {

@@ -34,6 +34,10 @@ export interface KeyState {
   who: string[];
   refs: number;
   waiters: (() => void)[];
+  /** `removals` when `who` was learnt (a worker that left since may have been a holder). */
+  whoAsOf?: number;
+  /** Fingerprint of an explicit key's function, arguments and dependencies (conflict check). */
+  fp?: string;
 }
 
 /** What a Future needs from its client. */

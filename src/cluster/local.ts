@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import { ClusterError, OptionError } from '../errors';
+import { log } from '../log';
 import { distFile } from '../paths';
 import { Scheduler } from '../scheduler/server';
 import { parseMemoryLimit } from '../worker/options';
@@ -32,8 +33,23 @@ const KNOWN = [
  * A scheduler in this process and worker processes on this machine: what `Client.connect()`
  * starts when no address is given.
  */
+/** A worker that dies this many times within RESTART_WINDOW_MS of its start is not restarted. */
+const MAX_QUICK_DEATHS = 3;
+const RESTART_WINDOW_MS = 10_000;
+/** How long a retiring worker may take to hand over its data before it is stopped (ms). */
+const RETIRE_TIMEOUT_MS = 30_000;
+
+interface Slot {
+  child: ChildProcess;
+  started: number;
+  quickDeaths: number;
+  /** Being scaled away: its exit is not a death to recover from. */
+  retiring: boolean;
+}
+
 export class LocalCluster {
-  private readonly children = new Set<ChildProcess>();
+  /** Worker processes by slot index (its name is local-<index>). */
+  private readonly slots = new Map<number, Slot>();
   private closing: Promise<void> | null = null;
 
   private constructor(
@@ -76,16 +92,52 @@ export class LocalCluster {
     return cluster;
   }
 
-  /** Starts workers until `n` are running. */
+  /**
+   * Runs `n` workers: starts more, or retires the newest ones gracefully (they finish their
+   * tasks and hand their data to workers that stay before they exit).
+   */
   async scale(n: number, timeout = 30_000): Promise<void> {
-    const start = this.children.size;
-    for (let i = start; i < n; i++) this.spawnWorker(i);
+    if (!Number.isInteger(n) || n < 0) {
+      throw new OptionError(`scale(n): n must be a non-negative integer, got ${n}`);
+    }
+    if (this.closing) throw new ClusterError('ERR_CLIENT_CLOSED', 'LocalCluster is closed');
+    const active = [...this.slots].filter(([, s]) => !s.retiring).map(([i]) => i);
+    if (n < active.length)
+      return this.retire(active.sort((a, b) => b - a).slice(0, active.length - n));
+    for (let i = 0, added = active.length; added < n; i++) {
+      if (this.slots.has(i)) continue;
+      this.spawnWorker(i, 0);
+      added++;
+    }
     await this.scheduler.waitForWorkers(n, timeout).catch((err: Error) => {
       throw new ClusterError('ERR_TIMEOUT', `LocalCluster: ${err.message}`);
     });
   }
 
-  private spawnWorker(i: number): void {
+  private async retire(indexes: number[]): Promise<void> {
+    const slots = indexes.map((i) => this.slots.get(i)!);
+    const pids = new Set(slots.map((s) => s.child.pid));
+    for (const s of slots) s.retiring = true;
+    const ids = [...this.scheduler.core.workers.values()]
+      .filter((w) => pids.has(w.info.pid))
+      .map((w) => w.id);
+    const exited = slots.map((s) => exitOf(s.child));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>(
+      (r) => (timer = setTimeout(() => r('late'), RETIRE_TIMEOUT_MS)),
+    );
+    const r = await Promise.race([this.scheduler.retireWorkers(ids), late]);
+    clearTimeout(timer);
+    if (r === 'late') {
+      log.warn(
+        `LocalCluster: workers ${indexes.join(', ')} did not retire within ${RETIRE_TIMEOUT_MS / 1000} s; stopping them`,
+      );
+      for (const s of slots) s.child.kill('SIGTERM');
+    }
+    await Promise.all(exited);
+  }
+
+  private spawnWorker(i: number, quickDeaths: number): void {
     const o = this.options;
     const args = [
       distFile('cli', 'worker.js'),
@@ -105,36 +157,49 @@ export class LocalCluster {
     const child = spawn(process.execPath, [...nodeArgs, ...args], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    this.children.add(child);
+    const slot: Slot = { child, started: Date.now(), quickDeaths, retiring: false };
+    this.slots.set(i, slot);
     child.on('exit', (code, signal) => {
-      this.children.delete(child);
-      // Like a nanny: report a dead worker at once instead of waiting for its heartbeat to lapse.
-      if (!this.closing)
-        this.scheduler.workerExited(child.pid!, `process exited (${signal ?? `code ${code}`})`);
+      if (this.slots.get(i) === slot) this.slots.delete(i);
+      if (this.closing || slot.retiring) return;
+      const why = `process exited (${signal ?? `code ${code}`})`;
+      // Like a nanny: report a dead worker at once, and start another in its place.
+      this.scheduler.workerExited(child.pid!, why);
+      const quick = Date.now() - slot.started < RESTART_WINDOW_MS ? slot.quickDeaths + 1 : 0;
+      if (quick >= MAX_QUICK_DEATHS) {
+        log.error(
+          `LocalCluster: worker local-${i} died ${quick} times within ${RESTART_WINDOW_MS / 1000} s of starting (last: ${why}); not restarting it`,
+        );
+        return;
+      }
+      log.warn(`LocalCluster: worker local-${i} ${why}; restarting it`);
+      this.spawnWorker(i, quick);
     });
   }
 
   /** Worker processes' pids (tests kill them to prove resilience). */
   get workerPids(): number[] {
-    return [...this.children].map((c) => c.pid!).filter(Boolean);
+    return [...this.slots.values()].map((s) => s.child.pid!).filter(Boolean);
   }
 
   /** Stops the workers and the scheduler. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const exited = [...this.children].map(
-        (c) =>
-          new Promise((r) =>
-            c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r),
-          ),
-      );
+      const children = [...this.slots.values()].map((s) => s.child);
+      const exited = children.map(exitOf);
       await this.scheduler.close('local cluster closed');
       const timer = setTimeout(() => {
-        for (const c of this.children) c.kill('SIGKILL');
+        for (const c of children) c.kill('SIGKILL');
       }, 3000);
       await Promise.all(exited);
       clearTimeout(timer);
     })();
     return this.closing;
   }
+}
+
+function exitOf(c: ChildProcess): Promise<void> {
+  return new Promise((r) =>
+    c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()),
+  );
 }

@@ -40,7 +40,8 @@ type SendResult = 'sent' | 'full' | 'dropped' | 'closed';
  * reader never stalls the rest. What waits here is what the owner posted and the peer has not
  * taken yet; its bound is the owner's (the scheduler's per-peer traffic is bounded by the
  * protocol: at most one notice per key a client wants, computes up to a worker's capacity, one
- * reply per request). A peer that is gone (EHOSTUNREACH) has its message dropped and logged.
+ * reply per request). A peer that is gone (EHOSTUNREACH) has its message dropped, and the owner
+ * is told (`onGone`).
  */
 export class Outbox {
   private readonly queues = new Map<string, PeerQueue>();
@@ -50,10 +51,15 @@ export class Outbox {
   private idleWaiters: (() => void)[] = [];
   private closed = false;
 
+  /**
+   * @param onGone called with a ROUTER peer whose connection is gone (EHOSTUNREACH: its process
+   *   exited or its connection closed); its message is dropped.
+   */
   constructor(
     private readonly socket: Sendable,
     private readonly routed: boolean,
     private readonly name: string,
+    private readonly onGone: (peer: string) => void = () => {},
   ) {}
 
   /** Queues an op for `peer` (a routing id on a ROUTER; ignored on a DEALER). */
@@ -168,7 +174,9 @@ export class Outbox {
       if (code === 'EAGAIN') return 'full';
       if (this.socket.closed || code === 'ETERM' || code === 'ENOTSOCK') return 'closed';
       if (code === 'EHOSTUNREACH') {
-        log.debug(`${this.name}: peer ${parts[0].toString('latin1')} is gone, message dropped`);
+        const peer = parts[0].toString('latin1');
+        log.debug(`${this.name}: peer ${peer} is gone, message dropped`);
+        this.onGone(peer);
       } else log.warn(`${this.name}: send failed: ${(err as Error).message}`);
       return 'dropped';
     }

@@ -33,6 +33,8 @@ export interface TaskSpecWire {
   retries: number;
   workers?: string[];
   resources?: Record<string, number>;
+  /** Fingerprint of function and arguments, sent for explicit keys only (conflict check). */
+  fp?: string;
   nf: number; // frames of the packed arguments
 }
 
@@ -76,7 +78,8 @@ export type Op =
   | { t: 'who-has-reply'; req: number; who: Record<string, string[]> }
   | { t: 'info-reply'; req: number; info: SchedulerInfo }
   | { t: 'n-workers'; n: number }
-  | { t: 'closing'; reason: string }
+  /** The peer is dropped: the cluster closes, or this peer was removed (code ERR_REMOVED). */
+  | { t: 'closing'; reason: string; code?: string }
   // worker -> scheduler
   | { t: 'register'; worker: WorkerInfoWire }
   | { t: 'task-finished'; key: string; nbytes: number; duration: number; nf: number }
@@ -88,6 +91,8 @@ export type Op =
   | { t: 'compute'; key: string; fn: string; deps: DepLocation[]; nf: number }
   | { t: 'free-keys'; keys: string[] }
   | { t: 'cancel-compute'; keys: string[] }
+  /** Fetch these keys from their holders (a retiring worker's data) and report add-keys. */
+  | { t: 'acquire-replicas'; deps: DepLocation[] }
   // peer data service (worker ROUTER; workers and clients connect)
   | { t: 'get-data'; req: number; keys: string[] }
   | { t: 'data'; req: number; key: string; nf: number }

@@ -1,3 +1,4 @@
+import { ClusterError } from '../errors';
 import * as v8 from 'node:v8';
 
 /**
@@ -35,6 +36,19 @@ type ViewKind =
   | 'BigInt64Array'
   | 'BigUint64Array';
 
+/** v8.serialize, with a coded error that says what cannot travel. */
+function serialize(value: unknown): Buffer {
+  try {
+    return v8.serialize(value);
+  } catch (err) {
+    throw new ClusterError(
+      'ERR_SERIALIZE',
+      `a value cannot be sent: ${(err as Error).message} Values travel by structured clone: plain data, Buffers, typed arrays, Maps, Sets, Dates and futures do; functions, symbols, WeakMaps and class methods do not (ship a function as a task, or fromModule).`,
+      { cause: err },
+    );
+  }
+}
+
 /** Plain object of any realm (values from v8.deserialize and from vm contexts, as in jest). */
 export function isPlainObject(v: object): boolean {
   const proto = Object.getPrototypeOf(v);
@@ -57,7 +71,7 @@ export interface PackOptions {
 export function pack(value: unknown, options: PackOptions = {}): Packed {
   const frames: Buffer[] = [Buffer.alloc(0)];
   if (!needsCopy(value, options)) {
-    frames[0] = v8.serialize(value);
+    frames[0] = serialize(value);
     return frames;
   }
   // Copy every array and plain object on the way to a large buffer or a future: each copy is
@@ -92,7 +106,7 @@ export function pack(value: unknown, options: PackOptions = {}): Packed {
       for (const k of Object.keys(rec)) (dst as Record<string, unknown>)[k] = convert(rec[k]);
     }
   }
-  frames[0] = v8.serialize(root);
+  frames[0] = serialize(root);
   return frames;
 }
 

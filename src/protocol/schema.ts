@@ -4,7 +4,17 @@ import type { OpType } from './messages';
  * Field checks for every op, used by the decoder so that a malformed or foreign message is
  * dropped at the boundary instead of crashing a handler deep inside.
  */
-type FieldType = 'string' | 'number' | 'string[]' | 'number[]' | 'object' | 'object[]';
+type Base =
+  | 'string'
+  | 'number'
+  | 'string[]'
+  | 'number[]'
+  | 'object'
+  | 'object[]'
+  | 'record<number>'
+  | 'record<string[]>';
+/** A field's type; a trailing `?` lets it be absent (undefined), never of another type. */
+type FieldType = Base | `${Base}?`;
 
 const s = 'string' as const;
 const n = 'number' as const;
@@ -28,10 +38,10 @@ export const OP_FIELDS: Record<OpType, Record<string, FieldType>> = {
   'key-erred': { key: s, error: o },
   'key-cancelled': { key: s },
   'key-lost': { key: s },
-  'who-has-reply': { req: n, who: o },
+  'who-has-reply': { req: n, who: 'record<string[]>' },
   'info-reply': { req: n, info: o },
   'n-workers': { n },
-  closing: { reason: s },
+  closing: { reason: s, code: 'string?' },
   register: { worker: o },
   'task-finished': { key: s, nbytes: n, duration: n, nf: n },
   'task-erred': { key: s, error: o, duration: n },
@@ -39,6 +49,7 @@ export const OP_FIELDS: Record<OpType, Record<string, FieldType>> = {
   'missing-data': { key: s, dep: s, from: s },
   registered: { schedulerId: s },
   compute: { key: s, fn: s, deps: 'object[]', nf: n },
+  'acquire-replicas': { deps: 'object[]' },
   'free-keys': { keys: ss },
   'cancel-compute': { keys: ss },
   'get-data': { req: n, keys: ss },
@@ -51,31 +62,78 @@ export const OP_FIELDS: Record<OpType, Record<string, FieldType>> = {
   pong: { req: n },
 };
 
+/** Fields of objects inside an op, checked after the op's own fields. */
 const NESTED: Partial<Record<OpType, Record<string, Record<string, FieldType>>>> = {
   'define-fn': { spec: { kind: s } },
-  submit: { task: { key: s, fn: s, deps: ss, priority: n, retries: n, nf: n } },
-  register: {
-    worker: { id: s, name: s, host: s, address: s, nthreads: n, memoryLimit: n, pid: n },
+  submit: {
+    task: {
+      key: s,
+      fn: s,
+      deps: ss,
+      priority: n,
+      retries: n,
+      nf: n,
+      workers: 'string[]?',
+      resources: 'record<number>?',
+      fp: 'string?',
+    },
   },
-  'key-erred': { error: { name: s, message: s } },
-  'task-erred': { error: { name: s, message: s } },
+  register: {
+    worker: {
+      id: s,
+      name: s,
+      host: s,
+      address: s,
+      nthreads: n,
+      memoryLimit: n,
+      pid: n,
+      localDirectory: s,
+      resources: 'record<number>?',
+    },
+  },
+  'key-erred': { error: { name: s, message: s, code: 'string?', stack: 'string?' } },
+  'task-erred': { error: { name: s, message: s, code: 'string?', stack: 'string?' } },
 };
 
+/** Fields of each element of an array of objects. */
+const ELEMENTS: Partial<Record<OpType, Record<string, Record<string, FieldType>>>> = {
+  compute: { deps: { key: s, who: ss } },
+  'acquire-replicas': { deps: { key: s, who: ss } },
+};
+
+/** Fields of a function spec, by its kind. */
+const SPEC_KINDS: Record<string, Record<string, FieldType>> = {
+  source: { source: s, name: s, dir: 'string?' },
+  module: { module: s, export: s },
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
 function hasType(value: unknown, type: FieldType): boolean {
-  switch (type) {
+  if (type.endsWith('?')) return value === undefined || hasType(value, type.slice(0, -1) as Base);
+  switch (type as Base) {
     case 'string':
       return typeof value === 'string';
     case 'number':
       return typeof value === 'number' && Number.isFinite(value);
     case 'object':
-      return typeof value === 'object' && value !== null && !Array.isArray(value);
+      return isObject(value);
     case 'string[]':
       return Array.isArray(value) && value.every((v) => typeof v === 'string');
     case 'number[]':
       return Array.isArray(value) && value.every((v) => typeof v === 'number');
     case 'object[]':
-      return Array.isArray(value) && value.every((v) => typeof v === 'object' && v !== null);
+      return Array.isArray(value) && value.every(isObject);
+    case 'record<number>':
+      return (
+        isObject(value) &&
+        Object.values(value).every((v) => typeof v === 'number' && Number.isFinite(v))
+      );
+    case 'record<string[]>':
+      return isObject(value) && Object.values(value).every((v) => hasType(v, 'string[]'));
   }
+  return false;
 }
 
 function checkFields(
@@ -100,11 +158,28 @@ export function checkOp(op: unknown): string | null {
   const type = t as OpType;
   const bad = checkFields(rec, OP_FIELDS[type], type);
   if (bad) return bad;
-  const nested = NESTED[type];
-  if (nested) {
-    for (const [field, fields] of Object.entries(nested)) {
-      const inner = checkFields(rec[field] as Record<string, unknown>, fields, `${type}.${field}`);
+  for (const [field, fields] of Object.entries(NESTED[type] ?? {})) {
+    const inner = checkFields(rec[field] as Record<string, unknown>, fields, `${type}.${field}`);
+    if (inner) return inner;
+  }
+  for (const [field, fields] of Object.entries(ELEMENTS[type] ?? {})) {
+    const items = rec[field] as Record<string, unknown>[];
+    for (let i = 0; i < items.length; i++) {
+      const inner = checkFields(items[i], fields, `${type}.${field}[${i}]`);
       if (inner) return inner;
+    }
+  }
+  if (type === 'define-fn') {
+    const spec = rec.spec as Record<string, unknown>;
+    const fields = SPEC_KINDS[spec.kind as string];
+    if (!fields)
+      return `define-fn.spec.kind should be one of ${Object.keys(SPEC_KINDS).join(', ')}`;
+    const inner = checkFields(spec, fields, 'define-fn.spec');
+    if (inner) return inner;
+  }
+  if (type === 'scattered' || type === 'add-keys') {
+    if ((rec.keys as string[]).length !== (rec.nbytes as number[]).length) {
+      return `${type}.nbytes should have one entry per key`;
     }
   }
   if ('nf' in rec && (!Number.isInteger(rec.nf) || (rec.nf as number) < 0)) {

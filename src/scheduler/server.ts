@@ -12,6 +12,7 @@ import {
 } from '../protocol';
 import { removeSchedulerFile, writeSchedulerFile } from '../cluster/scheduler-file';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
+import { InvariantError } from '../errors';
 import { SchedulerCore } from './core';
 import type { SchedulerAction, SchedulerConfig, SchedulerEvent } from './types';
 
@@ -28,6 +29,11 @@ export interface SchedulerOptions extends Partial<SchedulerConfig> {
   schedulerFile?: string;
   /** How often the core's clock ticks (ms). */
   tickInterval?: number;
+  /**
+   * Called once the scheduler has stopped on a broken invariant (a bug; its state cannot be
+   * trusted): the CLI exits non-zero. Clients and workers have been told already.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 /** What the scheduler keeps of a task: its function and the packed arguments. */
@@ -42,13 +48,21 @@ export interface Payload {
  * used out), each side in step with the other: a client's definitions here mirror its `defined`,
  * and `fns` of a worker mirrors what that worker still holds. A task keeps its own spec.
  */
-type Peer =
-  { kind: 'client'; fns: Lru<string, FnSpec> } | { kind: 'worker'; fns: Lru<string, true> };
+type Peer = {
+  name: string;
+  /** It left by itself (bye, or its connection closed). */ left?: boolean;
+} & ({ kind: 'client'; fns: Lru<string, FnSpec> } | { kind: 'worker'; fns: Lru<string, true> });
 
 /** The receive loop gives the event loop a turn after this much work (ms). */
 const SLICE_MS = 20;
 /** How long a closing scheduler waits for its last messages to leave (ms). */
 const CLOSE_DRAIN_MS = 2000;
+/**
+ * Every peer gets a heartbeat this often (ms): a send to a peer whose process died fails
+ * (EHOSTUNREACH), so a dead worker or client is removed within about this long, while the TTLs
+ * (minutes) cover hosts that went silent without closing their connections.
+ */
+const PROBE_MS = 1000;
 
 /** The scheduler process: a ROUTER socket and a timer around the pure SchedulerCore. */
 export class Scheduler {
@@ -60,6 +74,10 @@ export class Scheduler {
   private readonly peers = new Map<string, Peer>();
   private readonly outbox: Outbox;
   private ticker: NodeJS.Timeout | undefined;
+  private prober: NodeJS.Timeout | undefined;
+  /** Unknown peers already told that they are not (or no longer) part of this cluster. */
+  private readonly toldUnknown = new Lru<string, true>(FN_CACHE_SIZE);
+  private retireWaiters: { ids: Set<string>; resolve: () => void }[] = [];
   private closing = false;
   private workerWaiters: { n: number; resolve: () => void }[] = [];
   private resolveClosed!: () => void;
@@ -72,7 +90,7 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
   ) {
     this.core = new SchedulerCore<Payload>(options);
-    this.outbox = new Outbox(socket, true, 'scheduler');
+    this.outbox = new Outbox(socket, true, 'scheduler', (peer) => this.peerGone(peer));
   }
 
   static async start(options: SchedulerOptions = {}): Promise<Scheduler> {
@@ -103,6 +121,9 @@ export class Scheduler {
       () => s.run([{ type: 'tick', now: Date.now() }]),
       options.tickInterval ?? 250,
     );
+    s.prober = setInterval(() => {
+      for (const id of s.peers.keys()) s.outbox.post(id, { t: 'heartbeat' });
+    }, PROBE_MS);
     void s.receive();
     log.info(`scheduler at ${s.address}`);
     return s;
@@ -144,13 +165,45 @@ export class Scheduler {
       for (const env of envs) this.dispatch(peer, env, events);
       if (events.length > 0) this.run(events);
     } catch (err) {
+      if (err instanceof InvariantError) return this.fatal(err);
+      const types = envs
+        .map((e) => e.op.t)
+        .join(',')
+        .slice(0, 200);
+      const key = keyOf(envs);
+      const story = key
+        ? `; story of ${key}: ${this.core
+            .story(key)
+            .slice(-10)
+            .map((t) => `${t.from}->${t.to} (${t.cause})`)
+            .join('; ')}`
+        : '';
       log.error(
-        `scheduler: handling a message from ${JSON.stringify(peer)} (${envs
-          .map((e) => e.op.t)
-          .join(',')
-          .slice(0, 200)}) failed: ${(err as Error).stack}`,
+        `scheduler: handling ${types} from ${JSON.stringify(peer)} failed (message dropped, serving on): ${(err as Error).stack}${story}`,
       );
     }
+  }
+
+  /**
+   * A broken invariant: the core's state cannot be trusted, so the scheduler stops loudly rather
+   * than serve wrong answers; every peer is told at once (clients' futures err
+   * ERR_SCHEDULER_GONE), then `onFatal` ends the process.
+   */
+  private fatal(err: Error): void {
+    log.error(`scheduler: internal error, stopping: ${err.message}`);
+    void this.close(`internal error: ${err.message.slice(0, 300)}`).then(() =>
+      this.options.onFatal?.(err),
+    );
+  }
+
+  /** A peer whose connection is gone: removed now, not after its TTL. */
+  private peerGone(peer: string): void {
+    const known = this.peers.get(peer);
+    if (!known || this.closing) return;
+    const reason = 'connection gone (its process exited or its network closed)';
+    known.left = true;
+    if (known.kind === 'worker') this.run([{ type: 'worker-leave', worker: peer, reason }]);
+    else this.run([{ type: 'client-leave', client: peer, reason }]);
   }
 
   private dispatch(
@@ -161,8 +214,10 @@ export class Scheduler {
     const now = Date.now();
     const known = this.peers.get(peer);
     if (op.t === 'hello-client') {
-      if (known?.kind !== 'client')
-        this.peers.set(peer, { kind: 'client', fns: new Lru(FN_CACHE_SIZE) });
+      if (known?.kind !== 'client') {
+        this.peers.set(peer, { kind: 'client', name: op.name, fns: new Lru(FN_CACHE_SIZE) });
+        log.info(`scheduler: client ${op.name} (${peer}) joined`);
+      }
       events.push({ type: 'client-join', client: peer, now });
       this.outbox.post(peer, {
         t: 'welcome',
@@ -177,13 +232,40 @@ export class Scheduler {
         log.warn(`scheduler: worker registered as ${op.worker.id} from socket ${peer}; dropped`);
         return;
       }
-      this.peers.set(peer, { kind: 'worker', fns: new Lru(FN_CACHE_SIZE) });
-      events.push({ type: 'worker-join', worker: op.worker, now });
+      const w = op.worker;
+      this.peers.set(peer, { kind: 'worker', name: w.name, fns: new Lru(FN_CACHE_SIZE) });
+      log.info(
+        `scheduler: worker ${w.name} (${peer}) joined from ${w.host} at ${w.address}, ${w.nthreads} threads`,
+      );
+      events.push({
+        type: 'worker-join',
+        worker: {
+          id: w.id,
+          name: w.name,
+          host: w.host,
+          address: w.address,
+          nthreads: w.nthreads,
+          memoryLimit: w.memoryLimit,
+          pid: w.pid,
+          localDirectory: w.localDirectory,
+          resources: w.resources,
+        },
+        now,
+      });
       this.outbox.post(peer, { t: 'registered', schedulerId: this.id });
       return;
     }
     if (!known) {
       log.debug(`scheduler: ${op.t} from unknown peer ${JSON.stringify(peer)} dropped`);
+      // A peer removed earlier (or one that never said hello) learns it once, and stops.
+      if (op.t !== 'bye' && !this.toldUnknown.use(peer, true)) {
+        this.outbox.post(peer, {
+          t: 'closing',
+          reason:
+            'removed: this scheduler does not know this peer (removed earlier, or never registered)',
+          code: 'ERR_REMOVED',
+        });
+      }
       return;
     }
     if (known.kind === 'client') {
@@ -219,6 +301,7 @@ export class Scheduler {
                 retries: t.retries,
                 workers: t.workers,
                 resources: t.resources,
+                fingerprint: t.fp,
                 payload: { fn: t.fn, spec, frames },
               },
             ],
@@ -259,8 +342,8 @@ export class Scheduler {
           void this.close('shutdown requested by a client');
           return;
         case 'bye':
-          this.peers.delete(peer);
-          events.push({ type: 'client-leave', client: peer, reason: 'closed' });
+          known.left = true;
+          events.push({ type: 'client-leave', client: peer, reason: 'closed by the client' });
           return;
       }
     } else {
@@ -301,7 +384,8 @@ export class Scheduler {
           this.outbox.post(peer, { t: 'heartbeat' });
           return;
         case 'bye':
-          events.push({ type: 'worker-leave', worker: peer, reason: 'closed' });
+          known.left = true;
+          events.push({ type: 'worker-leave', worker: peer, reason: 'closed by the worker' });
           return;
       }
     }
@@ -311,6 +395,14 @@ export class Scheduler {
   private run(events: SchedulerEvent<Payload>[]): void {
     if (this.closing) return;
     for (const a of this.core.handle(events)) this.carryOut(a);
+    if (this.retireWaiters.length > 0) {
+      const ws = this.core.workers;
+      this.retireWaiters = this.retireWaiters.filter((r) => {
+        const gone = [...r.ids].every((id) => !ws.has(id));
+        if (gone) r.resolve();
+        return !gone;
+      });
+    }
     if (this.workerWaiters.length > 0) {
       const n = this.core.workers.size;
       this.workerWaiters = this.workerWaiters.filter((w) => !(n >= w.n && (w.resolve(), true)));
@@ -322,6 +414,18 @@ export class Scheduler {
     for (const w of this.core.workers.values()) {
       if (w.info.pid === pid) this.run([{ type: 'worker-leave', worker: w.id, reason }]);
     }
+  }
+
+  /**
+   * Retires workers gracefully: they get no new tasks, finish what they run, their data is copied
+   * to workers that stay, then they are told to close. Resolves once all of them are gone.
+   */
+  retireWorkers(ids: string[]): Promise<void> {
+    const live = new Set(ids.filter((id) => this.core.workers.has(id)));
+    if (live.size === 0) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.retireWaiters.push({ ids: live, resolve }));
+    this.run([{ type: 'retire-workers', workers: [...live] }]);
+    return done;
   }
 
   /** Resolves once `n` workers are registered; rejects after `timeout` ms. */
@@ -366,6 +470,8 @@ export class Scheduler {
         return this.outbox.post(a.worker, { t: 'free-keys', keys: a.keys });
       case 'cancel-compute':
         return this.outbox.post(a.worker, { t: 'cancel-compute', keys: a.keys });
+      case 'acquire-replicas':
+        return this.outbox.post(a.worker, { t: 'acquire-replicas', deps: a.deps });
       case 'key-done': {
         const frames = a.inline ?? [];
         return this.outbox.post(
@@ -381,18 +487,24 @@ export class Scheduler {
       case 'key-lost':
         return this.outbox.post(a.client, { t: 'key-lost', key: a.key });
       case 'worker-removed':
-        if (a.reason !== 'closed') log.info(`scheduler: worker ${a.worker} removed: ${a.reason}`);
-        this.outbox.post(a.worker, { t: 'closing', reason: `removed: ${a.reason}` });
-        this.peers.delete(a.worker);
-        return;
+        return this.dropPeer('worker', a.worker, a.reason);
       case 'client-removed':
-        this.peers.delete(a.client);
-        return;
+        return this.dropPeer('client', a.client, a.reason);
       case 'n-workers':
         for (const [id, p] of this.peers)
           if (p.kind === 'client') this.outbox.post(id, { t: 'n-workers', n: a.n });
         return;
     }
+  }
+
+  /** Logs a peer's leaving with the reason; one the scheduler removed is told so, and stops. */
+  private dropPeer(kind: Peer['kind'], id: string, reason: string): void {
+    const peer = this.peers.get(id);
+    log.info(`scheduler: ${kind} ${peer?.name ?? '?'} (${id}) left: ${reason}`);
+    if (peer && !peer.left) {
+      this.outbox.post(id, { t: 'closing', reason: `removed: ${reason}`, code: 'ERR_REMOVED' });
+    }
+    this.peers.delete(id);
   }
 
   info(): SchedulerInfo {
@@ -415,16 +527,32 @@ export class Scheduler {
     };
   }
 
+  /** Removes the scheduler file, if this scheduler wrote one and it is still its own. */
+  removeFile(): void {
+    if (this.options.schedulerFile) removeSchedulerFile(this.options.schedulerFile, this.id);
+  }
+
   /** Tells every worker and client that the cluster is closing, then stops. */
   async close(reason = 'scheduler closed'): Promise<void> {
     if (this.closing) return this.closed;
     this.closing = true;
     clearInterval(this.ticker);
+    clearInterval(this.prober);
     for (const id of this.peers.keys()) this.outbox.post(id, { t: 'closing', reason });
     await this.outbox.drained(CLOSE_DRAIN_MS);
-    if (this.options.schedulerFile) removeSchedulerFile(this.options.schedulerFile, this.id);
+    this.removeFile();
     this.outbox.close();
     this.socket.close();
     this.resolveClosed();
   }
+}
+
+/** The key a message is about, to log its story when handling it failed. */
+function keyOf(envs: Envelope[]): string | null {
+  for (const { op } of envs) {
+    if ('key' in op && typeof op.key === 'string') return op.key;
+    if (op.t === 'submit') return op.task.key;
+    if ('keys' in op && Array.isArray(op.keys) && typeof op.keys[0] === 'string') return op.keys[0];
+  }
+  return null;
 }

@@ -38,6 +38,8 @@ export interface WorkerDep {
   tried: string[];
   /** Tasks here waiting for it. */
   waiters: Set<string>;
+  /** Wanted for its own sake (acquire-replicas), with or without waiters. */
+  replica: boolean;
 }
 
 export interface Stored<D> {
@@ -62,6 +64,7 @@ export type WorkerEvent<P, D> = Stimulus &
     | { type: 'compute'; key: string; payload: P; deps: DepLocation[] }
     | { type: 'cancel-compute'; keys: string[] }
     | { type: 'free-keys'; keys: string[] }
+    | { type: 'acquire-replicas'; deps: DepLocation[] }
     | { type: 'put-data'; key: string; value: D; nbytes: number }
     /** A get-data to `holder` for `keys` ended; `got` is what it sent. */
     | { type: 'fetch-done'; holder: string; keys: string[]; got: Received<D>[] }

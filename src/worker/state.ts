@@ -80,6 +80,9 @@ export class WorkerState<P, D> {
           if (this.data.delete(key)) this.record(key, 'memory', 'forgotten');
         }
         return;
+      case 'acquire-replicas':
+        for (const d of ev.deps) this.acquire(d);
+        return;
       case 'put-data':
         this.data.set(ev.key, { value: ev.value, nbytes: ev.nbytes });
         this.record(ev.key, 'new', 'memory');
@@ -153,6 +156,21 @@ export class WorkerState<P, D> {
 
   private need(t: WorkerTask<P>, d: DepLocation): void {
     t.waitingOn.add(d.key);
+    this.depFor(d).waiters.add(t.key);
+  }
+
+  /**
+   * Brings a key here for its own sake (the scheduler moves a retiring worker's data): it is
+   * reported with add-keys once it arrives, like any fetched input.
+   */
+  private acquire(d: DepLocation): void {
+    const stored = this.data.get(d.key);
+    if (stored) this.out.push({ type: 'add-keys', keys: [d.key], nbytes: [stored.nbytes] });
+    else this.depFor(d).replica = true;
+  }
+
+  /** The fetch of `d`, new or already under way, with `d`'s holders added as candidates. */
+  private depFor(d: DepLocation): WorkerDep {
     let dep = this.deps.get(d.key);
     if (!dep) {
       dep = {
@@ -162,6 +180,7 @@ export class WorkerState<P, D> {
         candidates: [],
         tried: [],
         waiters: new Set(),
+        replica: false,
       };
       this.deps.set(d.key, dep);
       this.toFetch.add(d.key);
@@ -172,7 +191,7 @@ export class WorkerState<P, D> {
         dep.candidates.push(h);
       }
     }
-    dep.waiters.add(t.key);
+    return dep;
   }
 
   private cancel(key: string): void {
@@ -222,7 +241,7 @@ export class WorkerState<P, D> {
       const dep = this.deps.get(k);
       if (!dep) continue;
       dep.waiters.delete(t.key);
-      if (dep.waiters.size === 0 && dep.state === 'fetch') {
+      if (dep.waiters.size === 0 && dep.state === 'fetch' && !dep.replica) {
         this.deps.delete(k);
         this.toFetch.delete(k);
         this.record(k, 'fetch', 'forgotten');
@@ -295,7 +314,7 @@ export class WorkerState<P, D> {
       dep.holder = '';
       dep.state = 'fetch';
       this.record(key, 'flight', 'fetch');
-      if (dep.waiters.size > 0) this.toFetch.add(key);
+      if (dep.waiters.size > 0 || dep.replica) this.toFetch.add(key);
       else {
         this.deps.delete(key);
         this.record(key, 'fetch', 'forgotten');

@@ -289,6 +289,9 @@ export class Worker {
       case 'cancel-compute':
         events.push({ type: 'cancel-compute', keys: op.keys, now, stimulusId });
         return;
+      case 'acquire-replicas':
+        events.push({ type: 'acquire-replicas', deps: op.deps, now, stimulusId });
+        return;
       case 'closing':
         void this.close(`scheduler closing: ${op.reason}`, 0);
         return;

@@ -11,6 +11,16 @@ test('a batch of ops with frames round-trips through encode/decode', () => {
   expect(envs[1].frames.map((f) => f.toString())).toEqual(['a', 'bc']);
 });
 
+const TASK = { key: 'k', fn: 'f', deps: [], priority: 0, retries: 0, nf: 0 };
+
+test('a well-formed submit with every optional field passes decode', () => {
+  const task = { ...TASK, workers: ['a'], resources: { gpu: 1 }, fp: 'x' };
+  const parts = [
+    Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, ops: [{ t: 'submit', task }] })),
+  ];
+  expect(decode(parts)[0].op).toEqual({ t: 'submit', task });
+});
+
 test.each([
   ['not JSON', [Buffer.from('\x00\x01garbage')]],
   ['wrong version', [Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION + 1, ops: [] }))]],
@@ -57,6 +67,39 @@ test.each([
     'frames left over',
     [Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, ops: [] })), Buffer.from('x')],
   ],
+  ...(
+    [
+      [
+        'a task restricted to a string, not a list',
+        { t: 'submit', task: { ...TASK, workers: 'abc' } },
+      ],
+      [
+        'resources that are not numbers',
+        { t: 'submit', task: { ...TASK, resources: { gpu: 'x' } } },
+      ],
+      [
+        'a compute whose deps lack holders',
+        { t: 'compute', key: 'k', fn: 'f', nf: 0, deps: [{ key: 'd' }] },
+      ],
+      [
+        'a source spec without source',
+        { t: 'define-fn', id: 'f', spec: { kind: 'source', name: 'f' } },
+      ],
+      ['a spec of unknown kind', { t: 'define-fn', id: 'f', spec: { kind: 'eval' } }],
+      [
+        'scattered keys without sizes',
+        { t: 'scattered', keys: ['a', 'b'], workers: [], nbytes: [1] },
+      ],
+      ['a who-has reply that is not lists', { t: 'who-has-reply', req: 1, who: { k: 'w' } }],
+      [
+        'an error code that is not a string',
+        { t: 'key-erred', key: 'k', error: { name: 'E', message: 'm', code: 5 } },
+      ],
+    ] as [string, unknown][]
+  ).map(([what, op]): [string, Buffer[]] => [
+    what,
+    [Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, ops: [op] }))],
+  ]),
   [
     'nested field missing',
     [
@@ -95,8 +138,10 @@ test('large buffers travel as their own frames and come back as the same types',
   };
   const frames = pack(value);
   expect(frames).toHaveLength(3);
-  expect(frames[1]).toBe(frames[1]); // no copy: the frame views the original memory
+  // No copy: each large frame views the original memory.
   expect(frames[1].buffer).toBe(big.buffer);
+  expect(frames[1].byteOffset).toBe(big.byteOffset);
+  expect(frames[2].buffer).toBe(floats.buffer);
   const out = unpack(frames.map((f) => Buffer.from(f))) as typeof value;
   expect(Buffer.isBuffer(out.big) && out.big.equals(big)).toBe(true);
   expect(out.nested[0]).toBeInstanceOf(Float64Array);
