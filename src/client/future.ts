@@ -4,6 +4,14 @@ import type { RemoteError } from '../protocol';
 export type FutureStatus = 'pending' | 'finished' | 'error' | 'cancelled' | 'lost';
 
 /** An error raised in a task, with the remote stack and the worker it ran on. */
+const PASSED_THROUGH = new Set([
+  'ERR_KILLED_WORKER',
+  'ERR_WORKER_LOST',
+  'ERR_THREAD_EXITED',
+  'ERR_KEY_CONFLICT',
+  'ERR_PROTOCOL',
+]);
+
 export class TaskError extends ClusterError {
   readonly remote: RemoteError;
   constructor(remote: RemoteError) {
@@ -13,11 +21,8 @@ export class TaskError extends ClusterError {
     );
     this.name = 'TaskError';
     this.remote = remote;
-    if (
-      remote.code === 'ERR_KILLED_WORKER' ||
-      remote.code === 'ERR_WORKER_LOST' ||
-      remote.code === 'ERR_THREAD_EXITED'
-    ) {
+    // The cluster's own verdicts keep their codes; a task's own failure is ERR_TASK_FAILED.
+    if (remote.code && PASSED_THROUGH.has(remote.code)) {
       (this as { code: string }).code = remote.code;
     }
     if (remote.stack)

@@ -16,10 +16,32 @@ export function expandHome(p: string): string {
   return p;
 }
 
+/**
+ * Creates `dir` and its missing parents one level at a time, with a coded error on failure
+ * (Node's recursive mkdir never returns for a path under /proc).
+ */
+function ensureDir(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !fs.existsSync(d); d = path.dirname(d)) {
+    missing.push(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      fs.mkdirSync(d);
+    } catch (err) {
+      throw new ClusterError(
+        'ERR_SCHEDULER_FILE',
+        `cannot create directory ${d} for the scheduler file: ${(err as Error).message}; choose a path on a shared, writable filesystem`,
+      );
+    }
+  }
+}
+
 /** Written atomically (temp file + rename) with mode 0600, so no reader sees half a file. */
 export function writeSchedulerFile(file: string, content: SchedulerFileContent): void {
   const target = path.resolve(expandHome(file));
-  fs.mkdirSync(path.dirname(target), { recursive: true });
+  ensureDir(path.dirname(target));
   const tmp = `${target}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(content, null, 2) + '\n', { mode: 0o600 });
   fs.renameSync(tmp, target);
@@ -81,13 +103,12 @@ export async function readSchedulerFile(
   const first = tryRead();
   if (first) return first;
   const dir = path.dirname(target);
-  if (!fs.existsSync(dir)) fs.mkdirSync(dir, { recursive: true });
   return new Promise((resolve, reject) => {
     let done = false;
     const finish = (err: Error | null, c?: SchedulerFileContent) => {
       if (done) return;
       done = true;
-      watcher.close();
+      watcher?.close();
       clearTimeout(timer);
       clearInterval(poll);
       if (err) reject(err);
@@ -101,7 +122,13 @@ export async function readSchedulerFile(
         finish(err as Error);
       }
     };
-    const watcher = fs.watch(dir, check);
+    // A reader creates nothing: a directory that does not exist yet is polled until it does.
+    let watcher: fs.FSWatcher | undefined;
+    try {
+      watcher = fs.watch(dir, check);
+    } catch {
+      watcher = undefined;
+    }
     // fs.watch misses events on some network filesystems (NFS, Lustre): also look now and then.
     const poll = setInterval(check, 250);
     const timer = setTimeout(

@@ -118,7 +118,7 @@ export class Scheduler {
       });
     }
     s.ticker = setInterval(
-      () => s.run([{ type: 'tick', now: Date.now() }]),
+      () => s.runSafely([{ type: 'tick', now: Date.now() }], 'tick'),
       options.tickInterval ?? 250,
     );
     s.prober = setInterval(() => {
@@ -165,23 +165,34 @@ export class Scheduler {
       for (const env of envs) this.dispatch(peer, env, events);
       if (events.length > 0) this.run(events);
     } catch (err) {
-      if (err instanceof InvariantError) return this.fatal(err);
       const types = envs
         .map((e) => e.op.t)
         .join(',')
         .slice(0, 200);
-      const key = keyOf(envs);
-      const story = key
-        ? `; story of ${key}: ${this.core
-            .story(key)
-            .slice(-10)
-            .map((t) => `${t.from}->${t.to} (${t.cause})`)
-            .join('; ')}`
-        : '';
-      log.error(
-        `scheduler: handling ${types} from ${JSON.stringify(peer)} failed (message dropped, serving on): ${(err as Error).stack}${story}`,
-      );
+      this.failed(err as Error, `${types} from ${JSON.stringify(peer)}`, keyOf(envs));
     }
+  }
+
+  /** Runs events that no peer's message brought (timers, exits): a throw is handled alike. */
+  private runSafely(events: SchedulerEvent<Payload>[], what: string): void {
+    try {
+      this.run(events);
+    } catch (err) {
+      this.failed(err as Error, what, null);
+    }
+  }
+
+  /** A throw while handling: logged with the key's story and dropped, or fatal if a bug. */
+  private failed(err: Error, what: string, key: string | null): void {
+    if (err instanceof InvariantError) return this.fatal(err);
+    const story = key
+      ? `; story of ${key}: ${this.core
+          .story(key)
+          .slice(-10)
+          .map((t) => `${t.from}->${t.to} (${t.cause})`)
+          .join('; ')}`
+      : '';
+    log.error(`scheduler: handling ${what} failed (dropped, serving on): ${err.stack}${story}`);
   }
 
   /**
@@ -202,8 +213,9 @@ export class Scheduler {
     if (!known || this.closing) return;
     const reason = 'connection gone (its process exited or its network closed)';
     known.left = true;
-    if (known.kind === 'worker') this.run([{ type: 'worker-leave', worker: peer, reason }]);
-    else this.run([{ type: 'client-leave', client: peer, reason }]);
+    if (known.kind === 'worker') {
+      this.runSafely([{ type: 'worker-leave', worker: peer, reason }], 'a lost worker');
+    } else this.runSafely([{ type: 'client-leave', client: peer, reason }], 'a lost client');
   }
 
   private dispatch(
@@ -412,7 +424,9 @@ export class Scheduler {
   /** Removes a worker known to be dead (its process exited) without waiting for its heartbeat. */
   workerExited(pid: number, reason: string): void {
     for (const w of this.core.workers.values()) {
-      if (w.info.pid === pid) this.run([{ type: 'worker-leave', worker: w.id, reason }]);
+      if (w.info.pid === pid) {
+        this.runSafely([{ type: 'worker-leave', worker: w.id, reason }], 'a worker exit');
+      }
     }
   }
 
@@ -424,7 +438,7 @@ export class Scheduler {
     const live = new Set(ids.filter((id) => this.core.workers.has(id)));
     if (live.size === 0) return Promise.resolve();
     const done = new Promise<void>((resolve) => this.retireWaiters.push({ ids: live, resolve }));
-    this.run([{ type: 'retire-workers', workers: [...live] }]);
+    this.runSafely([{ type: 'retire-workers', workers: [...live] }], 'retire-workers');
     return done;
   }
 

@@ -2,6 +2,7 @@ import { Client, fromModule, LocalCluster } from '../../src';
 import { sharedCluster } from '../helpers/shared-cluster';
 import * as path from 'node:path';
 import * as zmq from 'zeromq';
+import { decode, encode, pack } from '../../src/protocol';
 
 const shared = sharedCluster({ nWorkers: 2 });
 
@@ -48,16 +49,67 @@ test('a module function travels by reference and can use imports', async () => {
   });
 });
 
-test('malformed frames sent at the scheduler port leave it serving', async () => {
-  const raw = new zmq.Dealer();
+test('malformed messages from a client that said hello leave the scheduler serving it', async () => {
+  const raw = new zmq.Dealer({ linger: 0 });
   raw.connect(shared.cluster.address);
+  const send = (...ops: object[]) => raw.send([Buffer.from(JSON.stringify({ v: 1, ops }))]);
+  const next = async (t: string) => {
+    for (;;) {
+      const [{ op }] = decode(await raw.receive());
+      if (op.t === t) return op;
+    }
+  };
+  await send({ t: 'hello-client', id: 'raw', name: 'raw' });
+  await next('welcome');
+  const task = { key: 'raw-1', fn: 'f1', deps: [], priority: 0, retries: 0, nf: 0 };
   await raw.send([Buffer.from('not json at all')]);
-  await raw.send([Buffer.from(JSON.stringify({ v: 1, ops: [{ t: 'submit', task: { key: 5 } }] }))]);
+  await send({ t: 'submit', task: { key: 5 } });
+  await send({ t: 'submit', task: { ...task, workers: 'abc' } }); // passed decode on the old main
+  await send({ t: 'submit', task: { ...task, resources: { gpu: 'one' } } });
+  await send({ t: 'scattered', keys: ['a'], workers: ['nobody'], nbytes: [] });
   await raw.send([Buffer.from(JSON.stringify({ v: 99, ops: [] }))]);
-  await raw.send([Buffer.from(JSON.stringify({ v: 1, ops: [{ t: 'shutdown' }] }))]); // never said hello
   await raw.send([]);
+  // Still served: a well-formed task from the same peer runs and its result comes back.
+  await send({
+    t: 'define-fn',
+    id: 'f1',
+    spec: { kind: 'source', source: '(x) => x + 1', name: '' },
+  });
+  await raw.send(encode([{ op: { t: 'submit', task: { ...task, nf: 1 } }, frames: pack([41]) }]));
+  const done = await next('key-done');
+  expect(done).toMatchObject({ key: 'raw-1' });
   raw.close();
   expect(await shared.client.submit((x: number) => x + 1, 1).result()).toBe(2);
+});
+
+test('a value that cannot travel is refused at submit with ERR_SERIALIZE', () => {
+  expect(() =>
+    shared.client.submit(
+      (f: unknown) => f,
+      () => 1,
+    ),
+  ).toThrow(
+    expect.objectContaining({
+      code: 'ERR_SERIALIZE',
+      message: expect.stringContaining('could not be cloned'),
+    }),
+  );
+});
+
+test('an explicit key reused for other work is ERR_KEY_CONFLICT, in this client and from another', async () => {
+  const a = shared.client.submitWith({ key: 'conflict-k' }, (x: number) => x, 1);
+  expect(shared.client.submitWith({ key: 'conflict-k' }, (x: number) => x, 1).key).toBe(a.key);
+  expect(() => shared.client.submitWith({ key: 'conflict-k' }, (x: number) => x, 2)).toThrow(
+    expect.objectContaining({ code: 'ERR_KEY_CONFLICT' }),
+  );
+  const other = await Client.connect({ address: shared.cluster.address });
+  try {
+    const b = other.submitWith({ key: 'conflict-k' }, (x: number) => x * 10, 1);
+    await expect(b.result()).rejects.toMatchObject({ code: 'ERR_KEY_CONFLICT' });
+    expect(await a.result()).toBe(1);
+  } finally {
+    await other.close();
+  }
 });
 
 test('unknown interfaces are refused with ERR_INTERFACE_NOT_FOUND naming the choices', async () => {
@@ -96,6 +148,12 @@ describe('misuse gets a coded error at the call', () => {
   test('connect() with a file name or a word instead of an address', async () => {
     await expect(Client.connect('sched.json')).rejects.toThrow(/schedulerFile/);
     await expect(Client.connect('x')).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+  });
+
+  test('a scheduler file under /proc is a timeout, not a hung event loop', async () => {
+    await expect(
+      Client.connect({ schedulerFile: '/proc/nosuch/sched.json', timeout: 500 }),
+    ).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
   });
 
   test('a LocalCluster memoryLimit that is not understood is refused before any worker starts', async () => {

@@ -10,6 +10,7 @@ import * as zmq from 'zeromq';
 import { Client, LocalCluster } from '../../src';
 import { Scheduler } from '../../src/scheduler/server';
 import { decode, encode } from '../../src/protocol';
+import { InvariantError } from '../../src/errors';
 import { ROOT, startCli } from '../helpers/cluster';
 
 let dir: string;
@@ -125,6 +126,34 @@ test('a peer the scheduler does not know is told once that it is not part of the
   expect(reply.op).toEqual(expect.objectContaining({ t: 'closing', code: 'ERR_REMOVED' }));
   raw.close();
   await s.close();
+});
+
+test('a throw while handling a message is dropped and the scheduler serves on; a broken invariant stops it and every client hears at once', async () => {
+  let fatal: Error | null = null;
+  const s = await Scheduler.start({ local: true, onFatal: (err) => (fatal = err) });
+  const client = await Client.connect({ address: s.address });
+  const handle = s.core.handle.bind(s.core);
+  let next: Error | null = new Error('thrown on purpose');
+  s.core.handle = (events) => {
+    const evs = Array.isArray(events) ? events : [events];
+    const err = next;
+    if (err && evs.some((e) => e.type === 'submit')) {
+      if (!(err instanceof InvariantError)) next = null;
+      throw err;
+    }
+    return handle(events);
+  };
+  client.submit(() => 1); // its message throws and is dropped
+  expect(Object.keys((await client.schedulerInfo()).workers)).toEqual([]); // still answering
+  next = new InvariantError('broken on purpose');
+  const f = client.submit(() => 2);
+  await expect(f.result()).rejects.toMatchObject({
+    code: 'ERR_SCHEDULER_GONE',
+    message: expect.stringContaining('internal error: broken on purpose'),
+  });
+  await s.closed;
+  await until(() => fatal !== null, 'onFatal');
+  await client.close();
 });
 
 describe('SIGTERM stops the scheduler CLI and removes its file', () => {
