@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Client, LocalCluster, type Future } from '../../src';
 
 let cluster: LocalCluster;
@@ -63,10 +66,13 @@ test('scatter places data once; broadcast places a copy on every worker', async 
   const [d] = await client.scatter([big]);
   const sum = client.submit((b: Buffer) => b.reduce((s, x) => s + x, 0), d);
   expect(await sum.result()).toBe(7 << 20);
+  expect((await client.whoHas([d]))[d.key]).toHaveLength(1);
   const shared = await client.scatter({ factor: 3 }, { broadcast: true });
+  // This key's own holders: every worker (earlier tests' data elsewhere cannot make this pass).
   const info = await client.schedulerInfo();
-  const holders = Object.values(info.workers).filter((w) => w.inMemory > 0);
-  expect(holders.length).toBe(Object.keys(info.workers).length);
+  const addresses = Object.values(info.workers).map((w) => w.address);
+  expect(addresses.length).toBeGreaterThan(1);
+  expect((await client.whoHas([shared]))[shared.key].sort()).toEqual(addresses.sort());
   const fs = client.map(
     (x: number, s: { factor: number }) => x * s.factor,
     [1, 2, 3],
@@ -95,8 +101,15 @@ test('wait with a timeout rejects with ERR_TIMEOUT', async () => {
 });
 
 test('cancel ends a running task: its future and its dependents say ERR_CANCELLED', async () => {
-  const slow = client.submit(() => new Promise((r) => setTimeout(r, 5000)));
+  const marker = path.join(os.tmpdir(), `mpi-cluster-cancel-${process.pid}`);
+  const slow = client.submit((m: string) => {
+    require('node:fs').writeFileSync(m, 'running');
+    return new Promise((r) => setTimeout(r, 60_000));
+  }, marker);
   const dep = client.submit((x: unknown) => x, slow);
+  // Cancelled while it runs, not before it started.
+  while (!fs.existsSync(marker)) await new Promise((r) => setTimeout(r, 20));
+  fs.rmSync(marker);
   await slow.cancel();
   expect(slow.status).toBe('cancelled');
   await expect(dep.result()).rejects.toMatchObject({ code: 'ERR_CANCELLED' });

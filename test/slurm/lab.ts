@@ -286,6 +286,17 @@ export class Lab {
     if (r.code !== 0) throw new Error(`scancel ${id}: ${r.out}`);
   }
 
+  /** Each node's state as Slurm reports it (IDLE, ALLOCATED, DRAIN, ...), by node name. */
+  async nodeStates(): Promise<Record<string, string>> {
+    const r = await run('scontrol', ['show', 'node', '-o'], this.env);
+    const out: Record<string, string> = {};
+    for (const line of r.out.split('\n')) {
+      const name = /\bNodeName=(\S+)/.exec(line)?.[1];
+      if (name) out[name] = /\bState=(\S+)/.exec(line)?.[1] ?? '?';
+    }
+    return out;
+  }
+
   /** ib0 byte counters of every host, by host. */
   counters(): Record<string, { rx: number; tx: number }> {
     const out: Record<string, { rx: number; tx: number }> = {};

@@ -280,3 +280,37 @@ test('validateState catches a broken invariant', () => {
   sm.deps.get('x')!.waiters.clear();
   expect(() => sm.validateState()).toThrow(/does not list waiter y/);
 });
+
+describe('acquire-replicas (data of a retiring worker)', () => {
+  test('fetches the keys for their own sake, tries the next holder, and reports add-keys', () => {
+    const { sm, step } = machine();
+    const out = step({
+      type: 'acquire-replicas',
+      deps: [
+        { key: 'r1', who: [A, B] },
+        { key: 'r2', who: [A] },
+      ],
+    });
+    expect(out).toEqual([{ type: 'fetch', holder: A, keys: ['r1', 'r2'] }]);
+    // A sent r2 only: r1 is asked of B, and r2 is reported.
+    expect(step({ type: 'fetch-done', holder: A, keys: ['r1', 'r2'], got: [got('r2')] })).toEqual([
+      { type: 'add-keys', keys: ['r2'], nbytes: [8] },
+      { type: 'fetch', holder: B, keys: ['r1'] },
+    ]);
+    expect(step({ type: 'fetch-done', holder: B, keys: ['r1'], got: [got('r1')] })).toEqual([
+      { type: 'add-keys', keys: ['r1'], nbytes: [8] },
+    ]);
+    expect([...sm.data.keys()].sort()).toEqual(['r1', 'r2']);
+  });
+
+  test('a key already here is reported at once; one nobody has is dropped without missing-data', () => {
+    const { sm, step } = machine();
+    step({ type: 'put-data', key: 'x', value: 'X', nbytes: 1 });
+    expect(step({ type: 'acquire-replicas', deps: [{ key: 'x', who: [A] }] })).toEqual([
+      { type: 'add-keys', keys: ['x'], nbytes: [1] },
+    ]);
+    step({ type: 'acquire-replicas', deps: [{ key: 'gone', who: [A] }] });
+    expect(step({ type: 'fetch-failed', holder: A, keys: ['gone'], reason: 'x' })).toEqual([]);
+    expect(sm.deps.size).toBe(0);
+  });
+});
