@@ -2,13 +2,14 @@ import { Client } from './client/client';
 import { LocalCluster, type LocalClusterOptions } from './cluster/local';
 import { readSchedulerFile } from './cluster/scheduler-file';
 import { OptionError } from './errors';
+import type { Security } from './net/security';
 
 export type ConnectTarget =
   | undefined
   | string
   | LocalCluster
   | { schedulerFile: string; timeout?: number; notBefore?: number; schedulerTimeout?: number }
-  | { address: string; timeout?: number; schedulerTimeout?: number }
+  | { address: string; timeout?: number; schedulerTimeout?: number; security?: Security }
   | { local: LocalClusterOptions };
 
 /**
@@ -23,7 +24,10 @@ export async function connect(target?: ConnectTarget): Promise<Client> {
   if (target === undefined || (typeof target === 'object' && 'local' in target)) {
     const cluster = await LocalCluster.start(target?.local);
     try {
-      const client = await Client.open({ address: cluster.scheduler.inprocAddress });
+      const client = await Client.open({
+        address: cluster.scheduler.inprocAddress,
+        security: cluster.keys ?? false,
+      });
       client.onClose = () => cluster.close();
       return client;
     } catch (err) {
@@ -40,7 +44,10 @@ export async function connect(target?: ConnectTarget): Promise<Client> {
     return Client.open({ address: target });
   }
   if (target instanceof LocalCluster) {
-    return Client.open({ address: target.scheduler.inprocAddress });
+    return Client.open({
+      address: target.scheduler.inprocAddress,
+      security: target.keys ?? false,
+    });
   }
   if (typeof target === 'object' && target !== null) {
     if ('schedulerFile' in target) {
@@ -52,6 +59,8 @@ export async function connect(target?: ConnectTarget): Promise<Client> {
         address: f.address,
         timeout: target.timeout,
         schedulerTimeout: target.schedulerTimeout,
+        // The file holds the keys; one without them is from a scheduler run without security.
+        security: f.keys ?? false,
       });
     }
     if ('address' in target) return Client.open(target);

@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'ERR_REMOVED'
   | 'ERR_KEY_CONFLICT'
   | 'ERR_INTERNAL'
+  | 'ERR_SECURITY'
   | 'ERR_BOOTSTRAP';
 
 export class ClusterError extends Error {

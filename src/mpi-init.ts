@@ -10,6 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { initialize, type InitializeOptions } from './bootstrap';
+import { decodeJoin, encodeJoin } from './bootstrap/initialize';
+import type { Security } from './net/security';
 import { intOption, fail, onSignals, positiveNumber } from './cli/common';
 import { readSchedulerFile } from './cluster/scheduler-file';
 import { ClusterError, OptionError } from './errors';
@@ -27,6 +29,8 @@ interface Opts {
   localDirectory?: string;
   name?: string;
   timeout: number;
+  /** commander's --no-security: false when given. */
+  security: boolean;
 }
 
 const nativeImport = new Function('url', 'return import(url)') as (url: string) => Promise<unknown>;
@@ -44,6 +48,7 @@ async function runScript(script: string, args: string[], o: Opts): Promise<void>
     localDirectory: o.localDirectory,
     name: o.name,
     timeout: o.timeout * 1000,
+    security: o.security ? undefined : false,
   };
   const client = await initialize(init);
   if (!client) return;
@@ -70,6 +75,7 @@ async function runFileMode(o: Opts): Promise<void> {
       : hostFor({});
   const file = o.schedulerFile!;
   let address: string;
+  let security: Security;
   const abort = (err: unknown): never =>
     comm.abort(
       1,
@@ -77,10 +83,13 @@ async function runFileMode(o: Opts): Promise<void> {
     );
   if (o.scheduler) {
     if (comm.rank === 0) {
-      const s = await Scheduler.start({ interface: o.interface, host, schedulerFile: file }).catch(
-        abort,
-      );
-      await comm.bcast(Buffer.from(s.address), 0);
+      const s = await Scheduler.start({
+        interface: o.interface,
+        host,
+        schedulerFile: file,
+        security: o.security ? undefined : false,
+      }).catch(abort);
+      await comm.bcast(encodeJoin(s), 0);
       onSignals(
         () => s.close('scheduler stopped by signal'),
         () => s.removeFile(),
@@ -90,10 +99,13 @@ async function runFileMode(o: Opts): Promise<void> {
       mpi.finalize();
       process.exit(0);
     }
-    // Workers take the address from rank 0 over MPI, never from a file an earlier run left.
-    address = (await comm.bcast(null, 0)).toString();
+    // Workers take the address and keys from rank 0 over MPI, never from a file an earlier run
+    // left.
+    ({ address, security } = decodeJoin(await comm.bcast(null, 0)));
   } else {
-    address = (await readSchedulerFile(file, { timeout: o.timeout * 1000 }).catch(abort)).address;
+    const f = await readSchedulerFile(file, { timeout: o.timeout * 1000 }).catch(abort);
+    address = f.address;
+    security = !o.security ? false : (f.keys ?? false);
   }
   const w = await Worker.start({
     scheduler: address,
@@ -103,6 +115,7 @@ async function runFileMode(o: Opts): Promise<void> {
     memoryLimit: memory(o.memoryLimit),
     localDirectory: o.localDirectory,
     name: `${o.name ?? ''}${comm.rank}`,
+    security,
   }).catch(abort);
   onSignals(() => w.close('stopped by signal'));
   const registered = await Promise.race([
@@ -140,6 +153,10 @@ export function mpiInitCommand(): Command {
     .option('--memory-limit <limit>', "per worker: 'auto', bytes, 4GB, or a fraction")
     .option('--local-directory <dir>', 'scratch directory for workers')
     .option('--name <prefix>', 'worker name prefix (names are PREFIX + rank)')
+    .option(
+      '--no-security',
+      'no CurveZMQ: anyone who reaches the ports can run code as you (by default rank 0 makes keys and sends them over MPI)',
+    )
     .addOption(
       new Option('--timeout <seconds>', 'wait this long for workers / the scheduler')
         .argParser(positiveNumber('--timeout'))

@@ -1,3 +1,4 @@
+import { parseKeys, type ClusterKeys, type Security } from '../net/security';
 import * as os from 'node:os';
 import { Client } from '../client/client';
 import { ClusterError, OptionError } from '../errors';
@@ -25,6 +26,8 @@ export interface InitializeOptions {
   timeout?: number;
   /** Worker name prefix; names are PREFIX + rank (default: the rank alone, as dask-mpi). */
   name?: string;
+  /** false: no CurveZMQ (a warning says so). Default: rank 0 makes keys and sends them over MPI. */
+  security?: false;
 }
 
 const KNOWN = [
@@ -37,6 +40,7 @@ const KNOWN = [
   'exit',
   'timeout',
   'name',
+  'security',
 ];
 
 let started: Promise<Client | null> | null = null;
@@ -96,20 +100,20 @@ async function run(o: InitializeOptions): Promise<Client | null> {
   if (comm.rank === 0) {
     let scheduler: Scheduler;
     try {
-      scheduler = await Scheduler.start({ interface: o.interface, host });
+      scheduler = await Scheduler.start({ interface: o.interface, host, security: o.security });
     } catch (err) {
       abortJob(comm, err);
     }
-    await comm.bcast(Buffer.from(scheduler.address), 0);
+    await comm.bcast(encodeJoin(scheduler), 0);
     await scheduler.closed;
     return finish(exit);
   }
 
-  const address = (await comm.bcast(null, 0)).toString();
+  const { address, security } = decodeJoin(await comm.bcast(null, 0));
   if (comm.rank === 1) {
     let client: Client;
     try {
-      client = await Client.open({ address, timeout: o.timeout ?? 60_000 });
+      client = await Client.open({ address, timeout: o.timeout ?? 60_000, security });
     } catch (err) {
       abortJob(comm, err);
     }
@@ -153,6 +157,7 @@ async function run(o: InitializeOptions): Promise<Client | null> {
       memoryLimit: o.memoryLimit ?? o.workerOptions?.memoryLimit,
       localDirectory: o.localDirectory ?? o.workerOptions?.localDirectory,
       name: workerName(o, comm.rank),
+      security,
     });
   } catch (err) {
     abortJob(comm, err);
@@ -181,4 +186,17 @@ export async function sendCloseSignal(): Promise<void> {
     );
   }
   await theClient.shutdown();
+}
+
+/**
+ * What rank 0 sends every rank over MPI: the scheduler's address and the cluster's keys (never
+ * written to disk).
+ */
+export function encodeJoin(s: { address: string; keys: ClusterKeys | null }): Buffer {
+  return Buffer.from(JSON.stringify({ address: s.address, keys: s.keys }));
+}
+
+export function decodeJoin(b: Buffer): { address: string; security: Security } {
+  const j = JSON.parse(b.toString()) as { address: string; keys: unknown };
+  return { address: j.address, security: j.keys ? parseKeys(j.keys, 'the MPI broadcast') : false };
 }

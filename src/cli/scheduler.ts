@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { KEYS_ENV, resolveSecurity } from '../net/security';
 import { Scheduler } from '../scheduler/server';
 import { fail, intOption, onSignals } from './common';
 
@@ -19,6 +20,10 @@ export function schedulerCommand(): Command {
       'remove a worker whose host went silent this long (default 300; a worker whose process exits is removed at once)',
       intOption('--worker-ttl', 1),
     )
+    .option(
+      '--no-security',
+      'accept peers without CurveZMQ keys: anyone who reaches the port can run code as you (by default keys are made and written to the scheduler file)',
+    )
     .addHelpText(
       'after',
       `
@@ -33,8 +38,16 @@ Examples:
         host?: string;
         port?: number;
         workerTtl?: number;
+        security: boolean;
       }) => {
         try {
+          // Keys: off if asked; else MPI_CLUSTER_KEYS; else new ones, which only a scheduler
+          // file can hand to others (without one, nobody could join).
+          const security = !o.security
+            ? false
+            : (resolveSecurity(undefined, 'scheduler', o.schedulerFile ? 'plain' : 'refuse') ??
+              undefined);
+          delete process.env[KEYS_ENV];
           const s = await Scheduler.start({
             schedulerFile: o.schedulerFile,
             interface: o.interface,
@@ -42,6 +55,7 @@ Examples:
             port: o.port,
             workerTtl: o.workerTtl ? o.workerTtl * 1000 : undefined,
             onFatal: () => process.exit(70),
+            security,
           });
           // Handlers first: whoever reads the line below may signal at once.
           onSignals(

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { readSchedulerFile } from '../cluster/scheduler-file';
+import { readSchedulerFile, type SchedulerFileContent } from '../cluster/scheduler-file';
+import { KEYS_ENV } from '../net/security';
 import { ClusterError, OptionError } from '../errors';
 import { WORKER_DEFAULTS } from '../worker/options';
 import { Worker } from '../worker/worker';
@@ -16,6 +17,8 @@ interface WorkerCliOptions {
   name?: string;
   deathTimeout?: number;
   resources?: string;
+  /** commander's --no-security: false when given. */
+  security: boolean;
 }
 
 function parseResources(text: string): Record<string, number> {
@@ -31,10 +34,13 @@ function parseResources(text: string): Record<string, number> {
 }
 
 /** The wait for the scheduler file is bounded by --death-timeout, as the wait for its answers. */
-async function waitForSchedulerFile(file: string, deathTimeout?: number): Promise<string> {
+async function waitForSchedulerFile(
+  file: string,
+  deathTimeout?: number,
+): Promise<SchedulerFileContent> {
   const seconds = deathTimeout ?? WORKER_DEFAULTS.deathTimeout;
   try {
-    return (await readSchedulerFile(file, { timeout: seconds * 1000 })).address;
+    return await readSchedulerFile(file, { timeout: seconds * 1000 });
   } catch (err) {
     if ((err as ClusterError).code !== 'ERR_TIMEOUT') throw err;
     throw new ClusterError(
@@ -73,6 +79,10 @@ export function workerCommand(): Command {
       positiveNumber('--death-timeout'),
     )
     .option('--resources <list>', 'resources offered, e.g. GPU=2')
+    .option(
+      '--no-security',
+      'connect without CurveZMQ (only to a scheduler started with --no-security); by default the keys come from --scheduler-file or MPI_CLUSTER_KEYS',
+    )
     .addHelpText(
       'after',
       `
@@ -89,7 +99,14 @@ Examples:
         }
         if (address && o.schedulerFile)
           throw new OptionError('give either an address or --scheduler-file, not both');
-        const scheduler = address ?? (await waitForSchedulerFile(o.schedulerFile!, o.deathTimeout));
+        const file = o.schedulerFile
+          ? await waitForSchedulerFile(o.schedulerFile, o.deathTimeout)
+          : null;
+        const scheduler = address ?? file!.address;
+        // Keys: off if asked, else the file's (a file without them: a scheduler run without
+        // security), else MPI_CLUSTER_KEYS (Worker.start reads it; removed after, so tasks do
+        // not inherit it).
+        const security = !o.security ? false : file ? (file.keys ?? false) : undefined;
         const memoryLimit =
           o.memoryLimit === undefined
             ? undefined
@@ -106,7 +123,9 @@ Examples:
           name: o.name,
           deathTimeout: o.deathTimeout,
           resources: o.resources ? parseResources(o.resources) : undefined,
+          security,
         });
+        delete process.env[KEYS_ENV];
         onSignals(() => w.close('stopped by signal'));
         // Started by a LocalCluster: leave with the parent.
         if (process.send) process.on('disconnect', () => void w.close('parent process gone'));

@@ -3,7 +3,15 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type * as zmq from 'zeromq';
 import { ClusterError, OptionError } from '../errors';
 import { log } from '../log';
-import { Outbox, PeerPool, dealer } from '../net';
+import {
+  Outbox,
+  PeerPool,
+  dealer,
+  localKeys,
+  resolveSecurity,
+  type ClusterKeys,
+  type Security,
+} from '../net';
 import { decode, pack, packedBytes, unpack, type Envelope, type SchedulerInfo } from '../protocol';
 import { fnName, fnSpecOf, type TaskFunction } from './fnspec';
 import { Future, TaskError, type FutureHost, type KeyState } from './future';
@@ -23,6 +31,11 @@ export interface ClientOptions {
    * with ERR_SCHEDULER_GONE.
    */
   schedulerTimeout?: number;
+  /**
+   * The cluster's keys (from its scheduler file or LocalCluster), or false for a scheduler run
+   * without security. Absent: MPI_CLUSTER_KEYS, else no security.
+   */
+  security?: Security;
 }
 
 /** A value, or a Future of it, also inside arrays and plain objects (futures are dependencies). */
@@ -79,7 +92,7 @@ export class Client implements FutureHost {
   /** Functions the scheduler holds for this client, kept in step with its cache (Lru). */
   private readonly defined = new Lru<string, true>(FN_CACHE_SIZE);
   private readonly outbox: Outbox;
-  private readonly peers = new PeerPool('client');
+  private readonly peers: PeerPool;
   private readonly replies = new Map<
     number,
     { resolve: (op: Envelope['op']) => void; reject: (err: Error) => void }
@@ -101,8 +114,10 @@ export class Client implements FutureHost {
   private constructor(
     private readonly socket: zmq.Dealer,
     readonly address: string,
+    keys: ClusterKeys | null,
   ) {
     this.outbox = new Outbox(socket, false, 'client');
+    this.peers = new PeerPool('client', keys);
   }
 
   /** Connects: see `connect()` for every form (no argument starts a LocalCluster). */
@@ -117,9 +132,13 @@ export class Client implements FutureHost {
     if (st !== undefined && !(typeof st === 'number' && st > 0 && Number.isFinite(st))) {
       throw new OptionError(`schedulerTimeout must be a positive number of ms, got ${st}`);
     }
-    const socket = dealer();
-    const c = new Client(socket, options.address);
+    const given = options.security ?? localKeys(options.address);
+    const keys = resolveSecurity(given, 'client', 'plain');
+    const socket = dealer(keys);
+    const c = new Client(socket, options.address, keys);
     socket.routingId = c.id;
+    // A handshake the scheduler refuses (no keys, or other keys) fails at once, not by timeout.
+    const refused = handshakeRefused(socket, options.address, keys !== null);
     socket.connect(options.address);
     const welcomed = new Promise<void>((r) => (c.welcomed = r));
     c.wake();
@@ -138,12 +157,13 @@ export class Client implements FutureHost {
       );
     });
     try {
-      await Promise.race([welcomed, timedOut]);
+      await Promise.race([welcomed, timedOut, refused.promise]);
     } catch (err) {
       await c.teardown();
       throw err;
     } finally {
       clearTimeout(timer);
+      refused.stop();
     }
     const schedulerTimeout = options.schedulerTimeout ?? SCHEDULER_TIMEOUT_MS;
     c.lastHeard = c.lastBeat = Date.now();
@@ -805,4 +825,48 @@ async function withTimeout<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Watches a connecting socket's handshakes: a CURVE server refusing us (or a plain client at a
+ * secured port) rejects with ERR_SECURITY. `stop()` ends the watch (its pending read would keep
+ * Node alive).
+ */
+function handshakeRefused(
+  socket: zmq.Dealer,
+  address: string,
+  secured: boolean,
+): { promise: Promise<never>; stop: () => void } {
+  let stopped = false;
+  const events = socket.events;
+  const promise = new Promise<never>((_, reject) => {
+    void (async () => {
+      try {
+        for await (const ev of events) {
+          if (stopped) return;
+          if (ev.type === 'handshake:error:auth' || ev.type === 'handshake:error:protocol') {
+            reject(
+              new ClusterError(
+                'ERR_SECURITY',
+                secured
+                  ? `the scheduler at ${address} refused this client's keys: they are not its cluster's (take them from its scheduler file or LocalCluster)`
+                  : `the scheduler at ${address} is secured and this client has no keys: connect with { schedulerFile } (the file holds them), pass security: keys, or set MPI_CLUSTER_KEYS`,
+              ),
+            );
+            return;
+          }
+        }
+      } catch {
+        // the socket closed: nothing to watch
+      }
+    })();
+  });
+  promise.catch(() => {});
+  return {
+    promise,
+    stop: () => {
+      stopped = true;
+      events.close();
+    },
+  };
 }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import { ClusterError, OptionError } from '../errors';
 import { log } from '../log';
+import { KEYS_ENV, type ClusterKeys } from '../net/security';
 import { distFile } from '../paths';
 import { Scheduler } from '../scheduler/server';
 import { parseMemoryLimit } from '../worker/options';
@@ -18,6 +19,8 @@ export interface LocalClusterOptions {
   localDirectory?: string;
   /** How long to wait for the workers to register (ms). Default 30000. */
   timeout?: number;
+  /** false: no security (a warning says so). Default: keys made for this cluster, in memory. */
+  security?: false;
 }
 
 const KNOWN = [
@@ -27,6 +30,7 @@ const KNOWN = [
   'interface',
   'localDirectory',
   'timeout',
+  'security',
 ];
 
 /**
@@ -61,6 +65,11 @@ export class LocalCluster {
     return this.scheduler.address;
   }
 
+  /** The cluster's keys (null when security is off): `Client.connect(cluster)` uses them. */
+  get keys(): ClusterKeys | null {
+    return this.scheduler.keys;
+  }
+
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
     for (const k of Object.keys(options)) {
       if (!KNOWN.includes(k))
@@ -78,9 +87,15 @@ export class LocalCluster {
         `threadsPerWorker must be a positive integer, got ${options.threadsPerWorker}`,
       );
     }
+    if (options.security !== undefined && options.security !== false) {
+      throw new OptionError(
+        'LocalCluster security: only false (off) can be given; keys are made for each cluster',
+      );
+    }
     const scheduler = await Scheduler.start({
       interface: options.interface,
       local: !options.interface,
+      security: options.security,
     });
     const cluster = new LocalCluster(scheduler, { ...options, nWorkers, threadsPerWorker });
     try {
@@ -154,8 +169,13 @@ export class LocalCluster {
     // The IPC channel ends when this process dies, and the worker exits with it.
     // MPI_CLUSTER_WORKER_NODE_ARGS passes flags to worker processes' node, e.g. --cpu-prof.
     const nodeArgs = (process.env.MPI_CLUSTER_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    // The keys go through the environment, never the command line (which `ps` shows).
+    const keys = this.scheduler.keys;
+    if (!keys) args.push('--no-security');
+    const env = keys ? { ...process.env, [KEYS_ENV]: JSON.stringify(keys) } : process.env;
     const child = spawn(process.execPath, [...nodeArgs, ...args], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env,
     });
     const slot: Slot = { child, started: Date.now(), quickDeaths, retiring: false };
     this.slots.set(i, slot);

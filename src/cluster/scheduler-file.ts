@@ -1,12 +1,16 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { ClusterError } from '../errors';
+import { parseKeys, type ClusterKeys } from '../net/security';
 
 export interface SchedulerFileContent {
   address: string;
   id: string;
   started: number;
+  /** The cluster's keys; absent when the scheduler runs without security. */
+  keys?: ClusterKeys;
 }
 
 /** `~` and `~/x` expand to the home directory (users write them in batch scripts). */
@@ -22,13 +26,14 @@ export function expandHome(p: string): string {
  */
 function ensureDir(dir: string): void {
   const missing: string[] = [];
+  const mode = 0o700;
   for (let d = dir; !fs.existsSync(d); d = path.dirname(d)) {
     missing.push(d);
     if (path.dirname(d) === d) break;
   }
   for (const d of missing.reverse()) {
     try {
-      fs.mkdirSync(d);
+      fs.mkdirSync(d, { mode });
     } catch (err) {
       throw new ClusterError(
         'ERR_SCHEDULER_FILE',
@@ -38,12 +43,39 @@ function ensureDir(dir: string): void {
   }
 }
 
-/** Written atomically (temp file + rename) with mode 0600, so no reader sees half a file. */
+/**
+ * Refuses a directory where others could replace the file: writable by group or others without
+ * the sticky bit (as /tmp has).
+ */
+function checkDir(dir: string): void {
+  const st = fs.statSync(dir);
+  if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
+    throw new ClusterError(
+      'ERR_SECURITY',
+      `directory ${dir} is writable by other users, who could replace the scheduler file (it holds the cluster's keys): choose a directory of your own, or chmod go-w ${dir}`,
+    );
+  }
+}
+
+/**
+ * Written atomically, without following links: a new temp file (O_EXCL, O_NOFOLLOW, mode 0600)
+ * renamed over the target, so no reader sees half a file and no link someone planted is written
+ * through. The file holds the cluster's keys: only its owner may read it.
+ */
 export function writeSchedulerFile(file: string, content: SchedulerFileContent): void {
   const target = path.resolve(expandHome(file));
-  ensureDir(path.dirname(target));
-  const tmp = `${target}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(content, null, 2) + '\n', { mode: 0o600 });
+  const dir = path.dirname(target);
+  ensureDir(dir);
+  checkDir(dir);
+  const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+  const flags =
+    fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+  const fd = fs.openSync(tmp, flags, 0o600);
+  try {
+    fs.writeFileSync(fd, JSON.stringify(content, null, 2) + '\n');
+  } finally {
+    fs.closeSync(fd);
+  }
   fs.renameSync(tmp, target);
 }
 
@@ -72,7 +104,13 @@ function parse(target: string, text: string): SchedulerFileContent {
       `scheduler file ${target} has no "address"/"id": was it written by mpi-cluster?`,
     );
   }
-  return { address: d.address, id: d.id, started: Number(d.started) || 0 };
+  const out: SchedulerFileContent = {
+    address: d.address,
+    id: d.id,
+    started: Number(d.started) || 0,
+  };
+  if (d.keys !== undefined) out.keys = parseKeys(d.keys, `scheduler file ${target}`);
+  return out;
 }
 
 export interface ReadOptions {
@@ -92,8 +130,21 @@ export async function readSchedulerFile(
   const tryRead = (): SchedulerFileContent | null => {
     let text: string;
     try {
-      text = fs.readFileSync(target, 'utf8');
-    } catch {
+      const fd = fs.openSync(target, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      try {
+        const st = fs.fstatSync(fd);
+        if ((st.mode & 0o077) !== 0) {
+          throw new ClusterError(
+            'ERR_SECURITY',
+            `scheduler file ${target} can be read by other users (mode ${(st.mode & 0o777).toString(8)}), who could take the cluster's keys from it: refused. Run chmod 600 ${target} and restart the scheduler, which writes it 0600`,
+          );
+        }
+        text = fs.readFileSync(fd, 'utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (err) {
+      if (err instanceof ClusterError) throw err;
       return null;
     }
     const c = parse(target, text);

@@ -2,3 +2,15 @@ export { Outbox, MAX_OPS_PER_MESSAGE, MAX_BYTES_PER_MESSAGE } from './outbox';
 export { PeerPool, PeerTimeoutError } from './peers';
 export { router, dealer, boundEndpoint, HIGH_WATER_MARK, MAX_MESSAGE_SIZE } from './sockets';
 export { interfaceAddress, primaryAddress, hostFor, bindEndpoint } from './interfaces';
+export {
+  makeKeys,
+  parseKeys,
+  secureServer,
+  resolveSecurity,
+  rememberKeys,
+  localKeys,
+  warnInsecure,
+  KEYS_ENV,
+  type ClusterKeys,
+  type Security,
+} from './security';

@@ -2,6 +2,7 @@ import type * as zmq from 'zeromq';
 import { log } from '../log';
 import { decode, type Envelope, type Op } from '../protocol';
 import { Outbox } from './outbox';
+import type { ClusterKeys } from './security';
 import { dealer } from './sockets';
 
 /** Ops that end a reply to a request. */
@@ -45,7 +46,11 @@ export class PeerPool {
   private closed = false;
   private sweeper: NodeJS.Timeout | undefined;
 
-  constructor(private readonly name: string) {}
+  /** @param keys the cluster's keys: every connection is a CURVE client (null: security off). */
+  constructor(
+    private readonly name: string,
+    private readonly keys: ClusterKeys | null,
+  ) {}
 
   request(address: string, op: Op, frames: Buffer[] = [], timeout = 30_000): Promise<Envelope[]> {
     if (this.closed) return Promise.reject(new Error(`${this.name}: peer pool closed`));
@@ -72,7 +77,7 @@ export class PeerPool {
       this.conns.delete(address); // re-inserted below: the map is in order of last use
     else {
       if (this.conns.size >= MAX_PEER_CONNECTIONS) this.closeIdle(0);
-      const socket = dealer();
+      const socket = dealer(this.keys);
       socket.connect(address);
       c = {
         socket,

@@ -1,4 +1,5 @@
 import * as zmq from 'zeromq';
+import { context, secureClient, type ClusterKeys } from './security';
 
 /**
  * Messages queued per peer in libzmq, each way. Messages are at most MAX_OPS_PER_MESSAGE ops and
@@ -25,17 +26,21 @@ function common(s: zmq.Router | zmq.Dealer): void {
  * serve other peers meanwhile.
  */
 export function router(): zmq.Router {
-  const s = new zmq.Router({ mandatory: true });
+  const s = new zmq.Router({ mandatory: true, context });
   common(s);
   s.sendTimeout = 0;
   s.maxMessageSize = MAX_MESSAGE_SIZE;
   return s;
 }
 
-/** A DEALER to one peer: its send waits while that peer is full. */
-export function dealer(routingId?: string): zmq.Dealer {
-  const s = new zmq.Dealer(routingId ? { routingId } : {});
+/**
+ * A DEALER to one peer: its send waits while that peer is full. With the cluster's keys it is a
+ * CURVE client (set before it connects).
+ */
+export function dealer(keys: ClusterKeys | null, routingId?: string): zmq.Dealer {
+  const s = new zmq.Dealer(routingId ? { routingId, context } : { context });
   common(s);
+  if (keys) secureClient(s, keys);
   return s;
 }
 

@@ -2,7 +2,20 @@ import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type * as zmq from 'zeromq';
 import { log } from '../log';
-import { Outbox, bindEndpoint, boundEndpoint, hostFor, router } from '../net';
+import {
+  Outbox,
+  bindEndpoint,
+  boundEndpoint,
+  hostFor,
+  makeKeys,
+  parseKeys,
+  router,
+  rememberKeys,
+  secureServer,
+  warnInsecure,
+  type ClusterKeys,
+  type Security,
+} from '../net';
 import {
   decode,
   type Envelope,
@@ -25,8 +38,13 @@ export interface SchedulerOptions extends Partial<SchedulerConfig> {
   local?: boolean;
   /** Port; 0 or absent lets the OS choose. */
   port?: number;
-  /** Write the scheduler file here (JSON, mode 0600), removed at exit. */
+  /** Write the scheduler file here (JSON, mode 0600, with the keys), removed at exit. */
   schedulerFile?: string;
+  /**
+   * The cluster's CurveZMQ keys; absent: new ones are made. `false` turns security off (anyone
+   * who reaches the port can run code as you), with a warning.
+   */
+  security?: Security;
   /** How often the core's clock ticks (ms). */
   tickInterval?: number;
   /**
@@ -88,6 +106,9 @@ export class Scheduler {
     private readonly socket: zmq.Router,
     readonly address: string,
     private readonly options: SchedulerOptions,
+    /** The cluster's keys (null: security off); workers and clients need them to get in. */
+    readonly keys: ClusterKeys | null,
+    private readonly unsecure: () => void,
   ) {
     this.core = new SchedulerCore<Payload>(options);
     this.outbox = new Outbox(socket, true, 'scheduler', (peer) => this.peerGone(peer));
@@ -95,11 +116,20 @@ export class Scheduler {
 
   static async start(options: SchedulerOptions = {}): Promise<Scheduler> {
     const host = hostFor(options);
+    const keys =
+      options.security === false
+        ? null
+        : options.security === undefined
+          ? makeKeys()
+          : parseKeys(options.security, 'the security option');
+    if (!keys) warnInsecure('scheduler');
     const socket = router();
+    const unsecure = keys ? await secureServer(socket, keys) : () => {};
     try {
       await socket.bind(bindEndpoint(host, options.port));
     } catch (err) {
       socket.close();
+      unsecure();
       throw Object.assign(
         new Error(
           `scheduler cannot bind ${host}:${options.port ?? '*'}: ${(err as Error).message}`,
@@ -107,15 +137,28 @@ export class Scheduler {
         { code: 'ERR_BIND' },
       );
     }
-    const s = new Scheduler(socket, boundEndpoint(socket), options);
+    let forget = () => {};
+    const s = new Scheduler(socket, boundEndpoint(socket), options, keys, () => {
+      unsecure();
+      forget();
+    });
+    // A client in this process may connect by address alone: it finds the keys here.
+    forget = rememberKeys([s.address, s.inprocAddress], keys);
     // A client in this process (LocalCluster) talks over inproc: a tenth of TCP's round trip.
     await socket.bind(s.inprocAddress);
     if (options.schedulerFile) {
-      writeSchedulerFile(options.schedulerFile, {
-        address: s.address,
-        id: s.id,
-        started: s.started,
-      });
+      try {
+        writeSchedulerFile(options.schedulerFile, {
+          address: s.address,
+          id: s.id,
+          started: s.started,
+          ...(keys ? { keys } : {}),
+        });
+      } catch (err) {
+        socket.close();
+        unsecure();
+        throw err;
+      }
     }
     s.ticker = setInterval(
       () => s.runSafely([{ type: 'tick', now: Date.now() }], 'tick'),
@@ -557,6 +600,7 @@ export class Scheduler {
     this.removeFile();
     this.outbox.close();
     this.socket.close();
+    this.unsecure();
     this.resolveClosed();
   }
 }

@@ -1,3 +1,4 @@
+import type { Security } from '../net/security';
 import * as os from 'node:os';
 import { OptionError } from '../errors';
 
@@ -20,6 +21,8 @@ export interface WorkerOptions {
   resources?: Record<string, number>;
   /** Heartbeat interval (ms). */
   heartbeatInterval?: number;
+  /** The cluster's keys, or false (no security); absent: taken from MPI_CLUSTER_KEYS. */
+  security?: Security;
 }
 
 export const WORKER_DEFAULTS = Object.freeze({
@@ -81,7 +84,10 @@ function positiveInt(name: string, v: unknown): number {
 export function resolveWorkerOptions(
   o: WorkerOptions,
 ): Required<
-  Omit<WorkerOptions, 'interface' | 'host' | 'local' | 'resources' | 'name' | 'localDirectory'>
+  Omit<
+    WorkerOptions,
+    'interface' | 'host' | 'local' | 'resources' | 'name' | 'localDirectory' | 'security'
+  >
 > &
   WorkerOptions & { memoryLimit: number } {
   if (typeof o.scheduler !== 'string' || !/^tcp:\/\/.+:\d+$/.test(o.scheduler)) {

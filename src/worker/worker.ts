@@ -4,7 +4,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as zmq from 'zeromq';
 import { log } from '../log';
-import { Outbox, PeerPool, bindEndpoint, boundEndpoint, dealer, hostFor, router } from '../net';
+import {
+  Outbox,
+  PeerPool,
+  bindEndpoint,
+  boundEndpoint,
+  dealer,
+  hostFor,
+  resolveSecurity,
+  router,
+  secureServer,
+  type ClusterKeys,
+} from '../net';
 import { decode, packedBytes, type Envelope, type FnSpec } from '../protocol';
 import { createWorkerDirectory, defaultWorkerParent } from './directory';
 import { resolveWorkerOptions, type WorkerOptions } from './options';
@@ -69,14 +80,17 @@ export class Worker {
   readonly closed = new Promise<string>((r) => (this.resolveClosed = r));
   address = '';
 
+  private unsecure: () => void = () => {};
+
   private constructor(
     options: WorkerOptions,
+    keys: ClusterKeys | null,
     private readonly toScheduler: zmq.Dealer,
     private readonly dataSocket: zmq.Router,
   ) {
     this.options = resolveWorkerOptions(options);
     this.name = options.name ?? `${os.hostname()}-${process.pid}`;
-    this.peers = new PeerPool(`worker ${this.name}`);
+    this.peers = new PeerPool(`worker ${this.name}`, keys);
     this.schedOut = new Outbox(toScheduler, false, `worker ${this.name}`);
     this.dataOut = new Outbox(dataSocket, true, `worker ${this.name} data`);
   }
@@ -84,9 +98,12 @@ export class Worker {
   static async start(options: WorkerOptions): Promise<Worker> {
     resolveWorkerOptions(options);
     const host = hostFor(options);
-    const w = new Worker(options, dealer(), router());
+    const keys = resolveSecurity(options.security, 'worker', 'refuse');
+    const w = new Worker(options, keys, dealer(keys), router());
     // The routing id must be set before connecting.
     w.toScheduler.routingId = w.id;
+    // Its data service admits only the cluster's peers, as the scheduler does.
+    if (keys) w.unsecure = await secureServer(w.dataSocket, keys);
     await w.dataSocket.bind(bindEndpoint(host));
     w.address = boundEndpoint(w.dataSocket);
     const parent = options.localDirectory
@@ -357,6 +374,7 @@ export class Worker {
     this.dataOut.close();
     this.toScheduler.close();
     this.dataSocket.close();
+    this.unsecure();
     await this.pool.close();
     fs.rmSync(this.options.localDirectory!, { recursive: true, force: true });
     process.exitCode = exitCode;

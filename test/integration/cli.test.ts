@@ -81,6 +81,18 @@ test.each([
   expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace for users
 });
 
+test('a worker given only an address and no keys is refused with ERR_SECURITY, saying where keys come from', async () => {
+  const r = await runCli('cli/worker.js', ['tcp://127.0.0.1:9', '--host', '127.0.0.1']);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/\[ERR_SECURITY\].*--scheduler-file.*MPI_CLUSTER_KEYS.*--no-security/);
+});
+
+test('a scheduler without a scheduler file, keys or --no-security is refused: nobody could join', async () => {
+  const r = await runCli('cli/scheduler.js', ['--host', '127.0.0.1']);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/\[ERR_SECURITY\]/);
+});
+
 test('scheduler refuses a port out of range', async () => {
   const r = await runCli('cli/scheduler.js', ['--port', '70000']);
   expect(r.code).not.toBe(0);
@@ -90,6 +102,7 @@ test('scheduler refuses a port out of range', async () => {
 test('a worker whose scheduler is gone exits after its death timeout', async () => {
   const r = await runCli('cli/worker.js', [
     'tcp://127.0.0.1:9',
+    '--no-security',
     '--death-timeout',
     '1',
     '--host',

@@ -3,6 +3,7 @@ import { sharedCluster } from '../helpers/shared-cluster';
 import * as path from 'node:path';
 import * as zmq from 'zeromq';
 import { decode, encode, pack } from '../../src/protocol';
+import { secureClient } from '../../src/net/security';
 
 const shared = sharedCluster({ nWorkers: 2 });
 
@@ -51,6 +52,7 @@ test('a module function travels by reference and can use imports', async () => {
 
 test('malformed messages from a client that said hello leave the scheduler serving it', async () => {
   const raw = new zmq.Dealer({ linger: 0 });
+  secureClient(raw, shared.cluster.keys!);
   raw.connect(shared.cluster.address);
   const send = (...ops: object[]) => raw.send([Buffer.from(JSON.stringify({ v: 1, ops }))]);
   const next = async (t: string) => {

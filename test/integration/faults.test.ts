@@ -11,6 +11,8 @@ import { Client, LocalCluster } from '../../src';
 import { Scheduler } from '../../src/scheduler/server';
 import { decode, encode } from '../../src/protocol';
 import { InvariantError } from '../../src/errors';
+import { KEYS_ENV, secureClient } from '../../src/net/security';
+import { readSchedulerFile } from '../../src/cluster/scheduler-file';
 import { ROOT, startCli } from '../helpers/cluster';
 
 let dir: string;
@@ -105,21 +107,31 @@ test('a client the scheduler removed is told: its pending futures err ERR_REMOVE
       try { await f.result(); } catch (e) { process.stdout.write('CODE ' + e.code + '\\n'); }
       process.exit(0);
     })();`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  await until(() => out.includes('READY'), 'the client to submit');
-  child.kill('SIGSTOP'); // silent, connection open: only the TTL can remove it
-  await until(() => s.core.clients.size === 0, 'the silent client to be removed');
-  child.kill('SIGCONT');
-  await new Promise((r) => child.on('exit', r));
-  expect(out).toMatch(/CODE ERR_REMOVED/);
-  await s.close();
+  // The keys reach the child as LocalCluster hands them to workers: in its environment.
+  const env = { ...process.env, [KEYS_ENV]: JSON.stringify(s.keys) };
+  const child = spawn(process.execPath, ['-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env,
+  });
+  try {
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    await until(() => out.includes('READY'), 'the client to submit');
+    child.kill('SIGSTOP'); // silent, connection open: only the TTL can remove it
+    await until(() => s.core.clients.size === 0, 'the silent client to be removed');
+    child.kill('SIGCONT');
+    await new Promise((r) => child.on('exit', r));
+    expect(out).toMatch(/CODE ERR_REMOVED/);
+  } finally {
+    child.kill('SIGKILL');
+    await s.close();
+  }
 });
 
-test('a peer the scheduler does not know is told once that it is not part of the cluster', async () => {
+test('a member the scheduler does not know (removed, or never said hello) is told once that it is not part of the cluster', async () => {
   const s = await Scheduler.start({ local: true });
   const raw = new zmq.Dealer({ linger: 0 });
+  secureClient(raw, s.keys!);
   raw.connect(s.address);
   await raw.send(encode([{ op: { t: 'heartbeat' }, frames: [] }]));
   const [reply] = decode(await raw.receive());
@@ -161,8 +173,9 @@ describe('SIGTERM stops the scheduler CLI and removes its file', () => {
     ['with no peers', async () => {}],
     [
       'with a peer that floods it with requests and never reads',
-      async (address: string) => {
+      async (address: string, file: string) => {
         const raw = new zmq.Dealer({ receiveHighWaterMark: 1, sendHighWaterMark: 1000, linger: 0 });
+        secureClient(raw, (await readSchedulerFile(file)).keys!);
         raw.connect(address);
         await raw.send(encode([{ op: { t: 'hello-client', id: 'x', name: 'flood' }, frames: [] }]));
         for (let i = 0; i < 2000; i++) {

@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { startCli } from '../helpers/cluster';
 import { Client, LocalCluster } from '../../src';
 
@@ -95,10 +98,12 @@ test('a task that kills its thread is tried again, then errs ERR_KILLED_WORKER; 
 });
 
 test('a client whose scheduler is SIGKILLed fails every pending future with ERR_SCHEDULER_GONE', async () => {
-  const sched = startCli('cli/scheduler.js', ['--host', '127.0.0.1']);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpi-cluster-res-'));
+  const file = path.join(dir, 'sched.json');
+  const sched = startCli('cli/scheduler.js', ['--host', '127.0.0.1', '--scheduler-file', file]);
   try {
-    const address = (await sched.line(/tcp:\/\/127\.0\.0\.1:\d+/)).trim();
-    const client = await Client.connect({ address, schedulerTimeout: 3000 });
+    await sched.line(/tcp:\/\/127\.0\.0\.1:\d+/);
+    const client = await Client.connect({ schedulerFile: file, schedulerTimeout: 3000 });
     try {
       const pending = client.submit((x: number) => x, 1); // no worker: it stays queued
       await client.schedulerInfo();
@@ -111,5 +116,6 @@ test('a client whose scheduler is SIGKILLed fails every pending future with ERR_
   } finally {
     sched.child.kill('SIGKILL');
     await sched.exited;
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

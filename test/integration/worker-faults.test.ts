@@ -110,6 +110,7 @@ test('a worker removes sibling directories whose process is gone and keeps live 
   const elsewhere = ownerDir(dir, 'worker-elsewhere', deadPid(), 'another-host');
   const w = startCli('cli/worker.js', [
     'tcp://127.0.0.1:9',
+    '--no-security',
     '--local-directory',
     dir,
     '--host',
@@ -146,7 +147,7 @@ test('by default worker directories live in a per-user 0700 directory under the 
   fs.chmodSync(parent, 0o755);
   const r = await runCli(
     'cli/worker.js',
-    ['tcp://127.0.0.1:9', '--host', '127.0.0.1', '--death-timeout', '1'],
+    ['tcp://127.0.0.1:9', '--no-security', '--host', '127.0.0.1', '--death-timeout', '1'],
     { env: { TMPDIR: dir } },
   );
   expect(r.stderr).toMatch(/death timeout 1 s/);
