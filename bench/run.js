@@ -22,8 +22,13 @@ function schedulerMemory() {
 
 const ms = (x) => `${x.toFixed(3)} ms`;
 
-async function runtime() {
-  const cluster = await LocalCluster.start({ nWorkers: 4, threadsPerWorker: 1 });
+/** Throughput, round trip and a large gather, with CurveZMQ on (the default) or off. */
+async function runtime(security) {
+  const cluster = await LocalCluster.start({
+    nWorkers: 4,
+    threadsPerWorker: 1,
+    ...(security ? {} : { security: false }),
+  });
   const client = await Client.connect(cluster);
   const out = {};
   const n = 10_000;
@@ -72,23 +77,25 @@ async function main() {
     `mpi-cluster benchmark on ${os.cpus().length} cores (${os.cpus()[0].model}), node ${process.version}`,
   );
   const floor = await zmqFloor();
-  const r = await runtime();
+  const r = await runtime(true);
+  const off = await runtime(false);
+  const cost = (on, plain) => `${Math.round((1 - on / plain) * 100)}%`;
   const rows = [
     [
-      'map+gather, 10,000 no-op tasks, 4 workers (best of 5)',
-      `${Math.round(r.tasksPerSec)} tasks/s (median ${Math.round(r.tasksPerSecMedian)})`,
-      '>= 20,000',
+      'map+gather, 10,000 no-op tasks, 4 workers (best of 5); security on / off',
+      `${Math.round(r.tasksPerSec)} / ${Math.round(off.tasksPerSec)} tasks/s (median ${Math.round(r.tasksPerSecMedian)} / ${Math.round(off.tasksPerSecMedian)}); CURVE costs ${cost(r.tasksPerSec, off.tasksPerSec)}`,
+      '>= 20,000; <= 10% for security',
       '~800 (dask.distributed)',
     ],
     [
-      'submit -> result round trip, median',
-      ms(r.rttMs),
-      '<= 0.5 ms',
+      'submit -> result round trip, median; security on / off',
+      `${ms(r.rttMs)} / ${ms(off.rttMs)}`,
+      '<= 0.5 ms; <= 10% for security',
       `raw ZeroMQ RTT ${ms(floor.rttMs)}`,
     ],
     [
-      'one 256 MiB result gathered (best of 3)',
-      `${Math.round(r.gatherMiBps)} MiB/s`,
+      'one 256 MiB result gathered (best of 3); security on / off',
+      `${Math.round(r.gatherMiBps)} / ${Math.round(off.gatherMiBps)} MiB/s; CURVE costs ${cost(r.gatherMiBps, off.gatherMiBps)}`,
       '>= 600 MiB/s',
       `raw ZeroMQ fetch ${Math.round(floor.mibPerSec)} MiB/s`,
     ],

@@ -28,4 +28,24 @@ export const log = {
   warn: (m: string) => out('warn', m),
   info: (m: string) => out('info', m),
   debug: (m: string) => out('debug', m),
+  /**
+   * A warning that a peer can cause at will (a malformed message): at most one per WARN_EVERY_MS
+   * for each `kind`, with a count of those left out, so a flood cannot flood the logs.
+   */
+  warnOften(kind: string, m: string): void {
+    const now = Date.now();
+    const seen = often.get(kind);
+    if (seen && now - seen.at < WARN_EVERY_MS) {
+      seen.left += 1;
+      return;
+    }
+    const left = seen?.left
+      ? ` (${seen.left} more like it in the last ${WARN_EVERY_MS / 1000} s)`
+      : '';
+    often.set(kind, { at: now, left: 0 });
+    out('warn', m + left);
+  },
 };
+
+const WARN_EVERY_MS = 5000;
+const often = new Map<string, { at: number; left: number }>();

@@ -1,3 +1,4 @@
+import { log } from '../log';
 import { parseKeys, type ClusterKeys, type Security } from '../net/security';
 import * as os from 'node:os';
 import { Client } from '../client/client';
@@ -96,6 +97,11 @@ async function run(o: InitializeOptions): Promise<Client | null> {
   // Without an interface: loopback when the whole job is on one host, else the primary address.
   const oneHost = hosts.every((h) => h === hosts[0]);
   const host = o.interface ? undefined : oneHost ? '127.0.0.1' : hostFor({});
+  if (host && !oneHost && comm.rank === 0) {
+    log.info(
+      `initialize: no interface given and the job spans ${new Set(hosts).size} hosts: binding each rank's primary address (rank 0: ${host}); pass { interface: 'ib0' } to choose the network`,
+    );
+  }
 
   if (comm.rank === 0) {
     let scheduler: Scheduler;

@@ -137,9 +137,9 @@ export class Client implements FutureHost {
     const socket = dealer(keys);
     const c = new Client(socket, options.address, keys);
     socket.routingId = c.id;
-    // A handshake the scheduler refuses (no keys, or other keys) fails at once, not by timeout.
-    const refused = handshakeRefused(socket, options.address, keys !== null);
     socket.connect(options.address);
+    // No welcome soon: a probe finds out whether the scheduler refuses our handshake.
+    const refused = handshakeRefused(options.address, keys);
     const welcomed = new Promise<void>((r) => (c.welcomed = r));
     c.wake();
     c.outbox.post('', { t: 'hello-client', id: c.id, name: options.name ?? `pid-${process.pid}` });
@@ -827,46 +827,60 @@ async function withTimeout<T>(
   }
 }
 
+/** How long a client waits for the welcome before it probes the handshake (ms). */
+const PROBE_AFTER_MS = 1000;
+
 /**
- * Watches a connecting socket's handshakes: a CURVE server refusing us (or a plain client at a
- * secured port) rejects with ERR_SECURITY. `stop()` ends the watch (its pending read would keep
- * Node alive).
+ * After PROBE_AFTER_MS, connects a probe socket with the same keys and watches its handshake: a
+ * CURVE server refusing us (or a plain client at a secured port) rejects with ERR_SECURITY. The
+ * probe (and its monitor, whose pending read would keep Node alive) is closed as soon as the
+ * handshake is decided or `stop()` is called. A probe, not the client's own socket, because a
+ * socket's monitor endpoint stays bound until the socket closes.
  */
 function handshakeRefused(
-  socket: zmq.Dealer,
   address: string,
-  secured: boolean,
+  keys: ClusterKeys | null,
 ): { promise: Promise<never>; stop: () => void } {
+  let probe: zmq.Dealer | null = null;
   let stopped = false;
-  const events = socket.events;
+  const stop = () => {
+    stopped = true;
+    clearTimeout(timer);
+    if (probe && !probe.closed) probe.close();
+  };
+  let timer: NodeJS.Timeout | undefined;
   const promise = new Promise<never>((_, reject) => {
-    void (async () => {
-      try {
-        for await (const ev of events) {
-          if (stopped) return;
-          if (ev.type === 'handshake:error:auth' || ev.type === 'handshake:error:protocol') {
-            reject(
-              new ClusterError(
-                'ERR_SECURITY',
-                secured
-                  ? `the scheduler at ${address} refused this client's keys: they are not its cluster's (take them from its scheduler file or LocalCluster)`
-                  : `the scheduler at ${address} is secured and this client has no keys: connect with { schedulerFile } (the file holds them), pass security: keys, or set MPI_CLUSTER_KEYS`,
-              ),
-            );
-            return;
+    timer = setTimeout(() => {
+      if (stopped) return;
+      const p = dealer(keys);
+      p.linger = 0;
+      probe = p;
+      const events = p.events;
+      p.connect(address);
+      void (async () => {
+        try {
+          for await (const ev of events) {
+            if (ev.type === 'handshake') break;
+            if (ev.type.startsWith('handshake:error')) {
+              reject(
+                new ClusterError(
+                  'ERR_SECURITY',
+                  keys
+                    ? `the scheduler at ${address} refused this client's keys: they are not its cluster's (take them from its scheduler file or LocalCluster)`
+                    : `the scheduler at ${address} is secured and this client has no keys: connect with { schedulerFile } (the file holds them), pass security: keys, or set MPI_CLUSTER_KEYS`,
+                ),
+              );
+              break;
+            }
           }
+        } catch {
+          // the probe closed: nothing more to learn
+        } finally {
+          if (!p.closed) p.close();
         }
-      } catch {
-        // the socket closed: nothing to watch
-      }
-    })();
+      })();
+    }, PROBE_AFTER_MS);
   });
   promise.catch(() => {});
-  return {
-    promise,
-    stop: () => {
-      stopped = true;
-      events.close();
-    },
-  };
+  return { promise, stop };
 }

@@ -1,3 +1,4 @@
+import { MAX_RETRIES } from '../protocol/schema';
 import { OptionError } from '../errors';
 
 /** Per-task options, passed with `submitWith(options, fn, ...args)` / `mapWith`. */
@@ -38,8 +39,10 @@ export function validateTaskOptions(o: TaskOptions): ResolvedTaskOptions {
     throw new OptionError('options.key must be a non-empty string');
   }
   const retries = o.retries ?? 0;
-  if (!Number.isInteger(retries) || retries < 0) {
-    throw new OptionError(`options.retries must be a non-negative integer, got ${o.retries}`);
+  if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) {
+    throw new OptionError(
+      `options.retries must be an integer from 0 to ${MAX_RETRIES}, got ${o.retries}`,
+    );
   }
   const priority = o.priority ?? 0;
   if (typeof priority !== 'number' || !Number.isFinite(priority)) {

@@ -147,6 +147,10 @@ function checkFields(
   return null;
 }
 
+/** Bounds on numbers a peer sends, so none can make the scheduler loop or allocate without end. */
+export const MAX_RETRIES = 1000;
+export const MAX_THREADS = 65_536;
+
 /** Returns null when `op` is well formed, else a short reason. */
 export function checkOp(op: unknown): string | null {
   if (typeof op !== 'object' || op === null) return 'op is not an object';
@@ -186,8 +190,19 @@ export function checkOp(op: unknown): string | null {
     return `${type}.nf should be a non-negative integer`;
   }
   if (type === 'submit') {
-    const nf = (rec.task as Record<string, unknown>).nf as number;
-    if (!Number.isInteger(nf) || nf < 0) return 'submit.task.nf should be a non-negative integer';
+    const task = rec.task as Record<string, number>;
+    if (!Number.isInteger(task.nf) || task.nf < 0) {
+      return 'submit.task.nf should be a non-negative integer';
+    }
+    if (!Number.isInteger(task.retries) || task.retries < 0 || task.retries > MAX_RETRIES) {
+      return `submit.task.retries should be an integer from 0 to ${MAX_RETRIES}`;
+    }
+  }
+  if (type === 'register') {
+    const n = (rec.worker as Record<string, number>).nthreads;
+    if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) {
+      return `register.worker.nthreads should be an integer from 1 to ${MAX_THREADS}`;
+    }
   }
   return null;
 }
@@ -196,4 +211,9 @@ export function checkOp(op: unknown): string | null {
 export function framesOf(op: { t: string; nf?: number; task?: { nf: number } }): number {
   if (op.t === 'submit') return op.task?.nf ?? 0;
   return op.nf ?? 0;
+}
+
+/** Whether a function definition may be stored: none yet under its id, or the same one. */
+export function sameOrNew(had: object | undefined, spec: object): boolean {
+  return had === undefined || JSON.stringify(had) === JSON.stringify(spec);
 }

@@ -26,6 +26,7 @@ import {
 import { removeSchedulerFile, writeSchedulerFile } from '../cluster/scheduler-file';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { InvariantError } from '../errors';
+import { sameOrNew } from '../protocol/schema';
 import { SchedulerCore } from './core';
 import type { SchedulerAction, SchedulerConfig, SchedulerEvent } from './types';
 
@@ -198,7 +199,8 @@ export class Scheduler {
     try {
       envs = decode(parts.slice(1));
     } catch (err) {
-      log.warn(
+      log.warnOften(
+        'scheduler malformed',
         `scheduler: dropped malformed message from ${JSON.stringify(peer)}: ${(err as Error).message}`,
       );
       return;
@@ -327,7 +329,13 @@ export class Scheduler {
       events.push({ type: 'client-seen', client: peer, now });
       switch (op.t) {
         case 'define-fn':
-          known.fns.set(op.id, op.spec);
+          // An id names one function for good: other code under it is refused.
+          if (sameOrNew(known.fns.get(op.id), op.spec)) known.fns.set(op.id, op.spec);
+          else
+            log.warnOften(
+              'redefine',
+              `scheduler: client ${peer} redefined function ${op.id}; refused`,
+            );
           return;
         case 'submit': {
           const t = op.task;

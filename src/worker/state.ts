@@ -84,6 +84,8 @@ export class WorkerState<P, D> {
         for (const d of ev.deps) this.acquire(d);
         return;
       case 'put-data':
+        // A key held here is never overwritten: a put cannot forge a result.
+        if (this.data.has(ev.key)) return this.record(ev.key, 'memory', 'memory');
         this.data.set(ev.key, { value: ev.value, nbytes: ev.nbytes });
         this.record(ev.key, 'new', 'memory');
         return;

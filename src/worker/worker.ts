@@ -21,6 +21,7 @@ import { createWorkerDirectory, defaultWorkerParent } from './directory';
 import { resolveWorkerOptions, type WorkerOptions } from './options';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { ThreadPool, type PoolResult } from './pool';
+import { sameOrNew } from '../protocol/schema';
 import { WorkerState } from './state';
 import type { WorkerAction, WorkerEvent } from './state-types';
 
@@ -293,7 +294,9 @@ export class Worker {
     const now = Date.now();
     switch (op.t) {
       case 'define-fn':
-        this.fns.set(op.id, op.spec);
+        // An id names one function for good (as on the scheduler): other code under it is refused.
+        if (sameOrNew(this.fns.get(op.id), op.spec)) this.fns.set(op.id, op.spec);
+        else log.warnOften('redefine', `worker ${this.name}: function ${op.id} redefined; refused`);
         return;
       case 'compute': {
         const payload = { fn: op.fn, spec: this.fns.get(op.fn) ?? null, args: frames };
@@ -333,7 +336,10 @@ export class Worker {
         try {
           envs = decode(parts.slice(1));
         } catch (err) {
-          log.warn(`worker ${this.name}: malformed data request: ${(err as Error).message}`);
+          log.warnOften(
+            'worker malformed',
+            `worker ${this.name}: malformed data request: ${(err as Error).message}`,
+          );
           continue;
         }
         for (const { op, frames } of envs) {

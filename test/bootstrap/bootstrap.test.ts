@@ -141,6 +141,7 @@ describeFlavours('mpi-init --scheduler-file', (flavour) => {
     fs.writeFileSync(
       file,
       JSON.stringify({ address: 'tcp://127.0.0.1:9', id: 'stale', started: 0 }),
+      { mode: 0o600 }, // as the scheduler writes it (one others can read is refused)
     );
     const job = runMpiCommand(flavour, 3, [
       node,

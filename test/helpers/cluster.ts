@@ -33,13 +33,16 @@ export function runCli(
 export function startCli(
   script: string,
   args: string[],
+  env: NodeJS.ProcessEnv = {},
 ): {
   child: ChildProcess;
   output: () => string;
   line: (re: RegExp, timeout?: number) => Promise<string>;
   exited: Promise<number | null>;
 } {
-  const child = spawn(process.execPath, [path.join(DIST, script), ...args]);
+  const child = spawn(process.execPath, [path.join(DIST, script), ...args], {
+    env: { ...process.env, ...env },
+  });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {

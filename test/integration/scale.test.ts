@@ -1,6 +1,7 @@
 import type { Future } from '../../src';
 import { sharedCluster } from '../helpers/shared-cluster';
 import { startCli } from '../helpers/cluster';
+import { KEYS_ENV } from '../../src/net/security';
 
 /**
  * Each graph shape at the size HPC users run, end to end through a real LocalCluster (scheduler
@@ -113,13 +114,11 @@ test('100,000 restricted tasks run in priority order once their worker joins', a
     }),
   );
   await until(() => shared.cluster.scheduler.core.counts().queued === n, 'all tasks to queue');
-  const late = startCli('cli/worker.js', [
-    shared.cluster.address,
-    '--name',
-    'late-gpu',
-    '--nthreads',
-    '1',
-  ]);
+  const late = startCli(
+    'cli/worker.js',
+    [shared.cluster.address, '--name', 'late-gpu', '--nthreads', '1'],
+    { [KEYS_ENV]: JSON.stringify(shared.cluster.keys) }, // as LocalCluster passes them
+  );
   try {
     const places = await shared.client.gather(fs);
     const byPlace = range(n).sort((a, b) => places[a] - places[b]);

@@ -90,6 +90,23 @@ test.each([
         'scattered keys without sizes',
         { t: 'scattered', keys: ['a', 'b'], workers: [], nbytes: [1] },
       ],
+      ['retries beyond the bound', { t: 'submit', task: { ...TASK, retries: 1e9 } }],
+      [
+        'a worker with a billion threads',
+        {
+          t: 'register',
+          worker: {
+            id: 'w',
+            name: 'w',
+            host: 'h',
+            address: 'a',
+            nthreads: 1e9,
+            memoryLimit: 1,
+            pid: 1,
+            localDirectory: '/',
+          },
+        },
+      ],
       ['a who-has reply that is not lists', { t: 'who-has-reply', req: 1, who: { k: 'w' } }],
       [
         'an error code that is not a string',

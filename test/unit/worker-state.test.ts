@@ -314,3 +314,11 @@ describe('acquire-replicas (data of a retiring worker)', () => {
     expect(sm.deps.size).toBe(0);
   });
 });
+
+test('put-data never overwrites a key held here: a put cannot forge a result', () => {
+  const { sm, step } = machine();
+  const out = step(compute('x'));
+  step(result('x', runOf(out, 'x')));
+  step({ type: 'put-data', key: 'x', value: 'forged', nbytes: 6 });
+  expect(sm.data.get('x')!.value).toBe('value:x');
+});
