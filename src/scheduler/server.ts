@@ -255,9 +255,11 @@ export class Scheduler {
   /** A peer whose connection is gone: removed now, not after its TTL. */
   private peerGone(peer: string): void {
     const known = this.peers.get(peer);
-    if (!known || this.closing) return;
-    const reason = 'connection gone (its process exited or its network closed)';
+    if (!known) return;
     known.left = true;
+    this.leftWaiter?.();
+    if (this.closing) return;
+    const reason = 'connection gone (its process exited or its network closed)';
     if (known.kind === 'worker') {
       this.runSafely([{ type: 'worker-leave', worker: peer, reason }], 'a lost worker');
     } else this.runSafely([{ type: 'client-leave', client: peer, reason }], 'a lost client');
@@ -448,6 +450,7 @@ export class Scheduler {
           return;
         case 'bye':
           known.left = true;
+          this.leftWaiter?.();
           events.push({ type: 'worker-leave', worker: peer, reason: 'closed by the worker' });
           return;
       }
@@ -592,6 +595,26 @@ export class Scheduler {
     };
   }
 
+  private leftWaiter: (() => void) | null = null;
+
+  /** Resolves once no registered worker is left (each said bye or its connection went), or after `ms`. */
+  private workersGone(ms: number): Promise<void> {
+    const remaining = () => [...this.peers.values()].some((p) => p.kind === 'worker' && !p.left);
+    if (ms <= 0 || !remaining()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.leftWaiter = () => {
+        if (remaining()) return;
+        this.leftWaiter = null;
+        done();
+      };
+    });
+  }
+
   /** Removes the scheduler file, if this scheduler wrote one and it is still its own. */
   removeFile(): void {
     if (this.options.schedulerFile) removeSchedulerFile(this.options.schedulerFile, this.id);
@@ -604,7 +627,11 @@ export class Scheduler {
     clearInterval(this.ticker);
     clearInterval(this.prober);
     for (const id of this.peers.keys()) this.outbox.post(id, { t: 'closing', reason });
+    // Sent is not received: the socket stays open until every worker has said goodbye (so each
+    // got the notice and leaves now, not after its death timeout), for CLOSE_DRAIN_MS at most.
+    const deadline = Date.now() + CLOSE_DRAIN_MS;
     await this.outbox.drained(CLOSE_DRAIN_MS);
+    await this.workersGone(deadline - Date.now());
     this.removeFile();
     this.outbox.close();
     this.socket.close();
