@@ -26,7 +26,7 @@ async function until(check) {
 async function main() {
   if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
   const scheduler = await Scheduler.start({ local: true });
-  const socket = dealer('bench-client');
+  const socket = dealer(scheduler.keys, 'bench-client');
   socket.connect(scheduler.address);
   const drain = (async () => {
     for await (const _ of socket); // notices are read and dropped, as a client would
@@ -68,7 +68,10 @@ async function main() {
   const maxBlockMs = delay.max / 1e6;
   const pending = (heap() - before) / N;
   const workerJs = path.join(__dirname, '..', 'dist', 'cli', 'worker.js');
-  const worker = spawn(process.execPath, [workerJs, scheduler.address], { stdio: 'inherit' });
+  const worker = spawn(process.execPath, [workerJs, scheduler.address], {
+    stdio: 'inherit',
+    env: { ...process.env, MPI_CLUSTER_KEYS: JSON.stringify(scheduler.keys) },
+  });
   await until(() => (scheduler.core.counts().memory ?? 0) === N);
   const held = (heap() - before) / N;
   clearInterval(beat);

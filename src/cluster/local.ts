@@ -33,10 +33,6 @@ const KNOWN = [
   'security',
 ];
 
-/**
- * A scheduler in this process and worker processes on this machine: what `Client.connect()`
- * starts when no address is given.
- */
 /** A worker that dies this many times within RESTART_WINDOW_MS of its start is not restarted. */
 const MAX_QUICK_DEATHS = 3;
 const RESTART_WINDOW_MS = 10_000;
@@ -51,6 +47,10 @@ interface Slot {
   retiring: boolean;
 }
 
+/**
+ * A scheduler in this process and worker processes on this machine: what `Client.connect()`
+ * starts when no address is given. Like Dask's nanny, it restarts a worker that dies.
+ */
 export class LocalCluster {
   /** Worker processes by slot index (its name is local-<index>). */
   private readonly slots = new Map<number, Slot>();

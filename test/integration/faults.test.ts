@@ -13,13 +13,26 @@ import { decode, encode } from '../../src/protocol';
 import { InvariantError } from '../../src/errors';
 import { KEYS_ENV, secureClient } from '../../src/net/security';
 import { readSchedulerFile } from '../../src/cluster/scheduler-file';
-import { ROOT, startCli } from '../helpers/cluster';
+import { ROOT, startCli as launch } from '../helpers/cluster';
 
 let dir: string;
+/** Every CLI a test started: killed after it, so a failing test leaves no process behind. */
+const started: ReturnType<typeof launch>[] = [];
+const startCli = (...args: Parameters<typeof launch>): ReturnType<typeof launch> => {
+  const cli = launch(...args);
+  started.push(cli);
+  return cli;
+};
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpi-cluster-faults-'));
 });
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  for (const cli of started.splice(0)) {
+    if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+    await cli.exited;
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
 /** Polls `cond` until it holds; fails naming `what` after `ms`. */
 async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000) {
