@@ -113,7 +113,7 @@ Examples:
             : /^[0-9.]+$/.test(o.memoryLimit)
               ? Number(o.memoryLimit)
               : o.memoryLimit;
-        const w = await Worker.start({
+        const starting = Worker.start({
           scheduler,
           nthreads: o.nthreads,
           memoryLimit,
@@ -125,8 +125,14 @@ Examples:
           resources: o.resources ? parseResources(o.resources) : undefined,
           security,
         });
+        // Handlers before the first await: a signal during the start waits for it, then closes
+        // (removing the worker's directory) instead of killing the process half-started.
+        onSignals(async () => {
+          const started = await starting.catch(() => null);
+          if (started) await started.close('stopped by signal');
+        });
+        const w = await starting;
         delete process.env[KEYS_ENV];
-        onSignals(() => w.close('stopped by signal'));
         // Started by a LocalCluster: leave with the parent.
         if (process.send) process.on('disconnect', () => void w.close('parent process gone'));
         await w.closed;
