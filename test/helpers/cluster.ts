@@ -4,28 +4,40 @@ import * as path from 'node:path';
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const DIST = path.join(ROOT, 'dist');
 
-/** Runs a CLI from dist/ and collects its output; resolves on exit. */
-export function runCli(
-  script: string,
+/** Runs a command and collects its output; resolves on exit, rejects after `timeout` ms. */
+export function runCommand(
+  command: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  const start = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(DIST, script), ...args], {
-      env: { ...process.env, ...opts.env },
-    });
+    const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${script} ${args.join(' ')} did not exit in time; stderr: ${stderr}`));
+      reject(new Error(`${command} ${args.join(' ')} did not exit in time; stderr: ${stderr}`));
     }, opts.timeout ?? 20_000);
+    child.on('error', reject);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, stdout, stderr, ms: Date.now() - start });
     });
+  });
+}
+
+/** Runs a CLI from dist/ and collects its output; resolves on exit. */
+export function runCli(
+  script: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runCommand(process.execPath, [path.join(DIST, script), ...args], {
+    env: { ...process.env, ...opts.env },
+    timeout: opts.timeout,
   });
 }
 

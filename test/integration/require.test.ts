@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fnSpecOf } from '../../src/client/fnspec';
-import { DIST, ROOT } from '../helpers/cluster';
+import { DIST, ROOT, runCommand } from '../helpers/cluster';
 
 /**
  * `require` inside a task resolves from the script that submitted it (its files, its project's
@@ -41,29 +40,12 @@ function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, npm_config_update_notifier: 'false', ...extra };
 }
 
-function run(
+/** A command with npm's own settings kept out of its environment. */
+const run = (
   command: string,
   args: string[],
   opts: { cwd: string; env?: NodeJS.ProcessEnv; timeout: number },
-): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: opts.cwd, env: cleanEnv(opts.env) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} did not exit in time; stderr: ${stderr}`));
-    }, opts.timeout);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - start });
-    });
-  });
-}
+) => runCommand(command, args, { ...opts, env: cleanEnv(opts.env) });
 
 interface ScriptOutput {
   value: number;

@@ -1,28 +1,7 @@
-import { SchedulerCore, type SchedulerAction, type SubmittedTask } from '../../src/scheduler';
-import type { WorkerInfoWire } from '../../src/protocol';
+import { SchedulerCore } from '../../src/scheduler';
+import { of, task, worker, type P } from '../helpers/core';
 
-type P = string;
 let core: SchedulerCore<P>;
-
-const worker = (id: string, nthreads = 1): WorkerInfoWire => ({
-  id,
-  name: `name-${id}`,
-  host: 'h',
-  address: `tcp://h:${id}`,
-  nthreads,
-  memoryLimit: 1e9,
-  pid: 1,
-  localDirectory: '/tmp',
-});
-
-const task = (
-  key: string,
-  deps: string[] = [],
-  extra: Partial<SubmittedTask<P>> = {},
-): SubmittedTask<P> => ({ key, deps, priority: 0, retries: 0, payload: `fn-${key}`, ...extra });
-
-const of = <T extends SchedulerAction<P>['type']>(acts: SchedulerAction<P>[], type: T) =>
-  acts.filter((a) => a.type === type) as Extract<SchedulerAction<P>, { type: T }>[];
 
 const finish = (w: string, key: string) =>
   core.handle({ type: 'task-finished', worker: w, key, nbytes: 10, duration: 1, inline: null });
