@@ -35,7 +35,13 @@ test('a map of 1,000,000 tasks gathers every result in order, and all is freed a
   await until(() => schedulerTasks() === 0, 'the scheduler to forget 1,000,000 released keys');
 }, 600_000);
 
-/** A chain of `n` links on a root that runs 1.5 s, once the scheduler holds all of it. */
+/**
+ * Every test releases what it made, explicitly: a Future dropped without `release()` is freed
+ * only when V8 collects it (FinalizationRegistry), which no test can await. Checking here that
+ * the scheduler is empty at each start keeps one test's leftovers from failing the next.
+ */
+beforeEach(() => until(() => schedulerTasks() === 0, 'the previous test to be forgotten'));
+
 /** A chain whose root never ends (until cancelled or released), however long the set-up takes. */
 async function chainOnStuckRoot(n: number): Promise<Future<number>[]> {
   const root = shared.client.submit(() => new Promise<number>(() => {}));
@@ -45,20 +51,22 @@ async function chainOnStuckRoot(n: number): Promise<Future<number>[]> {
   return links;
 }
 
+const releaseAll = (fs: Future<unknown>[]) => fs.forEach((f) => f.release());
+
 describe('a chain of 100,000 tasks', () => {
   const n = 100_000;
 
   test('computes, each link after the one before', async () => {
-    let f: Future<number> = shared.client.submit((x: number) => x, 0);
-    for (let i = 0; i < n; i++) f = shared.client.submit((x: number) => x + 1, f);
-    expect(await f.result()).toBe(n);
-    f.release();
+    const links: Future<number>[] = [shared.client.submit((x: number) => x, 0)];
+    for (let i = 0; i < n; i++) links.push(shared.client.submit((x: number) => x + 1, links[i]));
+    expect(await links[n].result()).toBe(n);
+    releaseAll(links);
     await until(() => schedulerTasks() === 0, 'the chain to be forgotten');
   }, 600_000);
 
   test('released while its root runs: every link is forgotten', async () => {
     const links = await chainOnStuckRoot(n);
-    for (const l of links) l.release();
+    releaseAll(links);
     await until(() => schedulerTasks() === 0, 'the released chain to be forgotten');
   }, 120_000);
 
@@ -72,7 +80,7 @@ describe('a chain of 100,000 tasks', () => {
     await expect(links[n].result()).rejects.toMatchObject({ code: 'ERR_TASK_FAILED' });
     await expect(links[n].result()).rejects.toThrow('bad root');
     expect(links.every((l) => l.status === 'error')).toBe(true);
-    for (const l of links) l.release();
+    releaseAll(links);
     await until(() => schedulerTasks() === 0, 'the failed chain to be forgotten');
   }, 120_000);
 
@@ -83,6 +91,7 @@ describe('a chain of 100,000 tasks', () => {
     await shared.client.wait(links);
     expect(links.every((l) => l.status === 'cancelled')).toBe(true);
     await expect(links[n].result()).rejects.toMatchObject({ code: 'ERR_CANCELLED' });
+    releaseAll(links);
     await until(() => schedulerTasks() === 0, 'the cancelled chain to be forgotten');
   }, 120_000);
 });
@@ -92,6 +101,7 @@ test('one task taking 100,000 futures gets every value', async () => {
   const xs = shared.client.map((x: number) => x, range(n));
   const total = shared.client.submit((values: number[]) => values.reduce((a, b) => a + b, 0), xs);
   expect(await total.result()).toBe((n * (n - 1)) / 2);
+  releaseAll([...xs, total]);
 }, 300_000);
 
 test('one future feeding 100,000 tasks: each gets its value', async () => {
@@ -100,6 +110,7 @@ test('one future feeding 100,000 tasks: each gets its value', async () => {
   const fs = shared.client.map((r: number, i: number) => r + i, new Array(n).fill(root), range(n));
   const results = await shared.client.gather(fs);
   expect(results.findIndex((r, i) => r !== 1000 + i)).toBe(-1);
+  releaseAll([root, ...fs]);
 }, 300_000);
 
 test('100,000 restricted tasks run in priority order once their worker joins', async () => {
@@ -124,6 +135,7 @@ test('100,000 restricted tasks run in priority order once their worker joins', a
     const byPlace = range(n).sort((a, b) => places[a] - places[b]);
     const expected = range(n).sort((a, b) => priorities[b] - priorities[a] || a - b);
     expect(byPlace.findIndex((k, i) => k !== expected[i])).toBe(-1);
+    releaseAll(fs);
   } finally {
     late.child.kill('SIGTERM');
     await late.exited;
