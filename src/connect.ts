@@ -1,5 +1,6 @@
 import { Client } from './client/client';
 import { LocalCluster, type LocalClusterOptions } from './cluster/local';
+import { JobQueueCluster } from './jobqueue/cluster';
 import { readSchedulerFile } from './cluster/scheduler-file';
 import { OptionError } from './errors';
 import type { Security } from './net/security';
@@ -8,6 +9,7 @@ export type ConnectTarget =
   | undefined
   | string
   | LocalCluster
+  | JobQueueCluster
   | { schedulerFile: string; timeout?: number; notBefore?: number; schedulerTimeout?: number }
   | { address: string; timeout?: number; schedulerTimeout?: number; security?: Security }
   | { local: LocalClusterOptions };
@@ -18,7 +20,7 @@ export type ConnectTarget =
  * - `connect('tcp://10.0.0.5:40123')` joins a running scheduler;
  * - `connect({ schedulerFile: 'sched.json' })` waits for the file and joins (`notBefore`: ignore a
  *   file written before that time, ms since the epoch, e.g. one an earlier job left);
- * - `connect(cluster)` joins a LocalCluster you started.
+ * - `connect(cluster)` joins a LocalCluster or a job-queue cluster (SLURMCluster, ...) you started.
  */
 export async function connect(target?: ConnectTarget): Promise<Client> {
   if (target === undefined || (typeof target === 'object' && 'local' in target)) {
@@ -43,7 +45,7 @@ export async function connect(target?: ConnectTarget): Promise<Client> {
     }
     return Client.open({ address: target });
   }
-  if (target instanceof LocalCluster) {
+  if (target instanceof LocalCluster || target instanceof JobQueueCluster) {
     return Client.open({
       address: target.scheduler.inprocAddress,
       security: target.keys ?? false,
@@ -66,6 +68,6 @@ export async function connect(target?: ConnectTarget): Promise<Client> {
     if ('address' in target) return Client.open(target);
   }
   throw new OptionError(
-    `connect() takes nothing, an address string, a LocalCluster, { schedulerFile } or { address }; got ${JSON.stringify(target)}`,
+    `connect() takes nothing, an address string, a LocalCluster, a SLURMCluster/PBSCluster/SGECluster, { schedulerFile } or { address }; got ${JSON.stringify(target)}`,
   );
 }

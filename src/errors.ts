@@ -26,7 +26,9 @@ export type ErrorCode =
   | 'ERR_KEY_CONFLICT'
   | 'ERR_INTERNAL'
   | 'ERR_SECURITY'
-  | 'ERR_BOOTSTRAP';
+  | 'ERR_BOOTSTRAP'
+  | 'ERR_BATCH'
+  | 'ERR_JOB_FAILED';
 
 export class ClusterError extends Error {
   readonly code: ErrorCode;

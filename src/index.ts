@@ -11,6 +11,20 @@ export type {
 } from './client';
 export { connect, type ConnectTarget } from './connect';
 export { LocalCluster, type LocalClusterOptions } from './cluster';
+export {
+  JobQueueCluster,
+  SLURMCluster,
+  PBSCluster,
+  SGECluster,
+  type JobReport,
+  type JobState,
+  type JobQueueOptions,
+  type SLURMClusterOptions,
+  type PBSClusterOptions,
+  type SGEClusterOptions,
+  type AdaptOptions,
+  type SchedulerPlacement,
+} from './jobqueue';
 export { Scheduler, type SchedulerOptions } from './scheduler';
 export { Worker, type WorkerOptions } from './worker';
 export { ClusterError, OptionError, type ErrorCode } from './errors';

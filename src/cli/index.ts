@@ -1,2 +1,3 @@
 export { schedulerCommand } from './scheduler';
 export { workerCommand } from './worker';
+export { jobsCommand } from './jobs';

@@ -16,6 +16,7 @@ interface WorkerCliOptions {
   host?: string;
   name?: string;
   deathTimeout?: number;
+  lifetime?: number;
   resources?: string;
   /** commander's --no-security: false when given. */
   security: boolean;
@@ -78,6 +79,11 @@ export function workerCommand(): Command {
       'exit when the scheduler is unreachable this long, or its file absent (default 60)',
       positiveNumber('--death-timeout'),
     )
+    .option(
+      '--lifetime <seconds>',
+      'retire after this long, handing data to workers that stay (set below a batch walltime)',
+      positiveNumber('--lifetime'),
+    )
     .option('--resources <list>', 'resources offered, e.g. GPU=2')
     .option(
       '--no-security',
@@ -122,6 +128,7 @@ Examples:
           host: o.host,
           name: o.name,
           deathTimeout: o.deathTimeout,
+          lifetime: o.lifetime,
           resources: o.resources ? parseResources(o.resources) : undefined,
           security,
         });

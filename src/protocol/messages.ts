@@ -69,6 +69,8 @@ export type Op =
   | { t: 'heartbeat' }
   | { t: 'shutdown' }
   | { t: 'bye' }
+  // worker -> scheduler (besides register, results, heartbeat, bye): its lifetime is up
+  | { t: 'retire' }
   // scheduler -> client
   | { t: 'welcome'; schedulerId: string; address: string; nWorkers: number }
   | { t: 'key-done'; key: string; who: string[]; nbytes: number; nf: number }

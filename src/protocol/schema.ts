@@ -33,6 +33,7 @@ export const OP_FIELDS: Record<OpType, Record<string, FieldType>> = {
   heartbeat: {},
   shutdown: {},
   bye: {},
+  retire: {},
   welcome: { schedulerId: s, address: s, nWorkers: n },
   'key-done': { key: s, who: ss, nbytes: n, nf: n },
   'key-erred': { key: s, error: o },

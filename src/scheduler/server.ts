@@ -448,6 +448,11 @@ export class Scheduler {
         case 'heartbeat':
           this.outbox.post(peer, { t: 'heartbeat' });
           return;
+        case 'retire':
+          // Its lifetime is up (a batch job's walltime near): hand its data over, then leave.
+          log.info(`scheduler: worker ${known.name} asks to retire (its lifetime is up)`);
+          events.push({ type: 'retire-workers', workers: [peer] });
+          return;
         case 'bye':
           known.left = true;
           this.leftWaiter?.();

@@ -17,6 +17,11 @@ export interface WorkerOptions {
   local?: boolean;
   /** Exit when the scheduler has been unreachable this long (seconds). */
   deathTimeout?: number;
+  /**
+   * Seconds after which the worker retires by itself: its data goes to workers that stay, then it
+   * exits (set below a batch job's walltime).
+   */
+  lifetime?: number;
   /** Resources this worker offers, e.g. { GPU: 1 }. */
   resources?: Record<string, number>;
   /** Heartbeat interval (ms). */
@@ -86,7 +91,14 @@ export function resolveWorkerOptions(
 ): Required<
   Omit<
     WorkerOptions,
-    'interface' | 'host' | 'local' | 'resources' | 'name' | 'localDirectory' | 'security'
+    | 'interface'
+    | 'host'
+    | 'local'
+    | 'resources'
+    | 'name'
+    | 'localDirectory'
+    | 'security'
+    | 'lifetime'
   >
 > &
   WorkerOptions & { memoryLimit: number } {
@@ -99,6 +111,9 @@ export function resolveWorkerOptions(
   const deathTimeout = o.deathTimeout ?? WORKER_DEFAULTS.deathTimeout;
   if (typeof deathTimeout !== 'number' || !(deathTimeout > 0)) {
     throw new OptionError(`deathTimeout must be a positive number of seconds, got ${deathTimeout}`);
+  }
+  if (o.lifetime !== undefined && (typeof o.lifetime !== 'number' || !(o.lifetime > 0))) {
+    throw new OptionError(`lifetime must be a positive number of seconds, got ${o.lifetime}`);
   }
   if (o.resources) {
     for (const [k, v] of Object.entries(o.resources)) {

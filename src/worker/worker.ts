@@ -29,6 +29,10 @@ import type { WorkerAction, WorkerEvent } from './state-types';
 const INLINE_LIMIT = 16 * 1024;
 /** How long one get-data may take before its holder counts as not having the keys (ms). */
 const FETCH_TIMEOUT = 30_000;
+/** A worker that hears nothing from its scheduler this long after starting says why, once (s). */
+const UNREACHABLE_NOTICE_S = 5;
+/** How long a worker whose lifetime is up waits for the scheduler to let it go (s). */
+const LIFETIME_GRACE_S = 30;
 
 /** What the state machine carries for a task, opaque to it. */
 interface Payload {
@@ -71,7 +75,10 @@ export class Worker {
   private readonly dataOut: Outbox;
   private pool!: ThreadPool;
   private heartbeat: NodeJS.Timeout | undefined;
+  private lifetimeTimers: NodeJS.Timeout[] = [];
   private lastHeard = Date.now();
+  private isRegistered = false;
+  private toldUnreachable = false;
   private closing = false;
   private resolveClosed!: (reason: string) => void;
   private resolveRegistered!: () => void;
@@ -129,13 +136,56 @@ export class Worker {
       },
     });
     w.heartbeat = setInterval(() => w.beat(), w.options.heartbeatInterval);
+    if (options.lifetime !== undefined) w.startLifetime(options.lifetime);
     void w.receiveScheduler();
     void w.serveData();
     return w;
   }
 
+  /**
+   * At the end of its lifetime (a batch job's walltime near) the worker asks to retire: the
+   * scheduler moves its data to workers that stay and then tells it to close. If that takes
+   * longer than LIFETIME_GRACE_S, it closes anyway.
+   */
+  private startLifetime(seconds: number): void {
+    const retire = setTimeout(() => {
+      log.info(`worker ${this.name}: lifetime of ${seconds} s reached; retiring`);
+      this.schedOut.post('', { t: 'retire' });
+      const last = setTimeout(
+        () =>
+          void this.close(
+            `lifetime of ${seconds} s reached; retirement took over ${LIFETIME_GRACE_S} s`,
+          ),
+        LIFETIME_GRACE_S * 1000,
+      );
+      this.lifetimeTimers.push(last);
+    }, seconds * 1000);
+    this.lifetimeTimers.push(retire);
+  }
+
+  /** Says, once, why nothing is heard: the address tried and this host's interfaces (the usual cause). */
+  private noticeUnreachable(silent: number): void {
+    if (this.isRegistered || this.toldUnreachable || silent < UNREACHABLE_NOTICE_S) return;
+    this.toldUnreachable = true;
+    const addrs = Object.entries(os.networkInterfaces())
+      .map(
+        ([name, es]) =>
+          `${name} ${
+            (es ?? [])
+              .filter((e) => e.family === 'IPv4')
+              .map((e) => e.address)
+              .join(',') || '(no IPv4)'
+          }`,
+      )
+      .join('; ');
+    log.warn(
+      `worker ${this.name} on ${os.hostname()}: no answer from scheduler ${this.options.scheduler} after ${Math.round(silent)} s; interfaces here: ${addrs}. If the scheduler's address is not reachable from this host, start the scheduler on an interface the workers share (schedulerOptions.interface / --interface); if the keys differ, the worker is refused. Exiting after ${this.options.deathTimeout} s (--death-timeout).`,
+    );
+  }
+
   private beat(): void {
     const silent = (Date.now() - this.lastHeard) / 1000;
+    this.noticeUnreachable(silent);
     if (silent > this.options.deathTimeout) {
       log.error(
         `worker ${this.name}: scheduler ${this.options.scheduler} silent for ${Math.round(silent)} s (death timeout ${this.options.deathTimeout} s); exiting`,
@@ -319,6 +369,7 @@ export class Worker {
         log.info(
           `worker ${this.name} (${this.id}) registered with scheduler ${this.options.scheduler}: ${this.options.nthreads} threads, data at ${this.address}`,
         );
+        this.isRegistered = true;
         this.resolveRegistered();
         return;
       case 'heartbeat':
@@ -369,6 +420,7 @@ export class Worker {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.heartbeat);
+    for (const t of this.lifetimeTimers) clearTimeout(t);
     for (const t of this.graceTimers.values()) clearTimeout(t);
     this.graceTimers.clear();
     if (exitCode !== 0) log.warn(`worker ${this.name}: ${reason}`);
