@@ -27,6 +27,8 @@ const MAX_FAILED_STARTS = 3;
 const RETIRE_TIMEOUT_MS = 30_000;
 /** How long close() waits for the batch system to list the cancelled jobs as ended (ms). */
 const CLOSE_WAIT_MS = 30_000;
+/** How long a job just submitted may be missing from the batch system's lists (ms). */
+const UNLISTED_GRACE_MS = 30_000;
 /** Ended jobs remembered for jobs(). */
 const HISTORY = 1000;
 
@@ -34,6 +36,8 @@ interface JobRecord {
   id: string;
   submitted: number;
   status: BatchStatus;
+  /** The batch system has listed it at least once. */
+  listed: boolean;
   runningSince?: number;
   ended?: number;
   /** Ids of its workers now registered. */
@@ -336,6 +340,9 @@ export class JobQueueCluster {
     for (const r of live) {
       const s = statuses.get(r.id);
       if (!s) continue;
+      // A job just submitted may not be listed yet (seen with OpenPBS): not an end.
+      if (s.state === 'gone' && !r.listed && now - r.submitted < UNLISTED_GRACE_MS) continue;
+      if (s.state !== 'gone') r.listed = true;
       r.status = s;
       if (s.state === 'running' && r.runningSince === undefined) r.runningSince = now;
     }
@@ -446,6 +453,7 @@ export class JobQueueCluster {
       id,
       submitted: Date.now(),
       status: { state: 'pending', native: 'submitted' },
+      listed: false,
       workers: new Set(),
       everRegistered: false,
       replaced: false,

@@ -123,6 +123,34 @@ const PBS_STATES: Record<string, JobState> = {
   B: 'running',
 };
 
+interface PbsJob {
+  job_state?: string;
+  Exit_status?: number;
+  comment?: string;
+}
+
+async function pbsJobs(args: string[], env: NodeJS.ProcessEnv): Promise<Record<string, PbsJob>> {
+  const r = await run('qstat', ['-f', '-F', 'json', ...args], env);
+  try {
+    return (JSON.parse(r.stdout) as { Jobs?: Record<string, PbsJob> }).Jobs ?? {};
+  } catch {
+    if (/Unknown Job Id|Job has finished/i.test(r.stderr)) return {};
+    throw failed('qstat', r, PATH_HINT.pbs);
+  }
+}
+
+function pbsStatus(j: PbsJob): BatchStatus {
+  const native = j.job_state!;
+  if (native !== 'F' && native !== 'X') {
+    return { state: PBS_STATES[native] ?? 'failed', native, reason: j.comment };
+  }
+  const code = j.Exit_status ?? 0;
+  if (code === 0) return { state: 'done', native, reason: j.comment };
+  const reason =
+    code === -29 ? 'walltime exceeded' : `exit status ${code}${j.comment ? `: ${j.comment}` : ''}`;
+  return { state: 'failed', native, reason };
+}
+
 const pbs: BatchSystem = {
   name: 'pbs',
   async submit(script, env, cwd) {
@@ -138,32 +166,17 @@ const pbs: BatchSystem = {
   cancelNow(ids, env) {
     if (ids.length) spawnSync('qdel', ids, { env, timeout: 10_000 });
   },
+  /**
+   * OpenPBS 23.06 prints only the first of several ids in `qstat -f -F json ID ID`: the live jobs
+   * are read in one call without ids, each ended one by itself with -x (once: it stays ended).
+   */
   async status(ids, env) {
     const out = new Map<string, BatchStatus>();
     if (!ids.length) return out;
-    const r = await run('qstat', ['-x', '-f', '-F', 'json', ...ids], env);
-    let jobs: Record<string, { job_state?: string; Exit_status?: number; comment?: string }> = {};
-    try {
-      jobs = (JSON.parse(r.stdout) as { Jobs?: typeof jobs }).Jobs ?? {};
-    } catch {
-      if (!/Unknown Job Id/i.test(r.stderr)) throw failed('qstat', r, PATH_HINT.pbs);
-    }
+    const live = await pbsJobs([], env);
     for (const id of ids) {
-      const j = jobs[id];
-      if (!j?.job_state) {
-        out.set(id, { state: 'gone', native: 'not listed' });
-        continue;
-      }
-      const native = j.job_state;
-      let state: JobState = PBS_STATES[native] ?? 'failed';
-      let reason = j.comment;
-      if (native === 'F' || native === 'X') {
-        const code = j.Exit_status ?? 0;
-        state = code === 0 ? 'done' : 'failed';
-        if (code === -29) reason = 'walltime exceeded';
-        else if (code !== 0) reason = `exit status ${code}${reason ? `: ${reason}` : ''}`;
-      }
-      out.set(id, { state, native, reason });
+      const j = live[id] ?? (await pbsJobs(['-x', id], env))[id];
+      out.set(id, j?.job_state ? pbsStatus(j) : { state: 'gone', native: 'not listed' });
     }
     return out;
   },

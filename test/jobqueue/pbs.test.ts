@@ -1,0 +1,50 @@
+import * as fs from 'node:fs';
+import { run } from '../slurm/lab';
+import type { Bed } from './beds';
+import { jobQueueSuite } from './suite';
+
+const TUTORIAL_NODE = '/apps/node/bin/node';
+
+/**
+ * PBSCluster against OpenPBS 23.06 (scripts/testbed/pbs): one emulated host in a network
+ * namespace, its interface named ib0; the scheduler in the root namespace on the gateway.
+ */
+jobQueueSuite({
+  kind: 'pbs',
+  workerInterface: 'ib0',
+  // pbs_mom polls every 1-3 s here: a 5 s walltime ends after about 7.5 s (pbs/README).
+  shortWalltime: '00:00:40',
+  walltimeWaitMs: 90_000,
+  tutorial: (bed) => ({
+    // The Gadi tutorial's call, as given; the bed only adds where its scheduler listens.
+    walltime: '00:20:00',
+    cores: 48,
+    memory: '192GB',
+    shebang: '#!/usr/bin/env bash',
+    jobExtraDirectives: ['-q normal', '-P vp91', '-l ncpus=48', '-l mem=192GB'],
+    localDirectory: '$TMPDIR',
+    jobDirectivesSkip: ['select'],
+    interface: 'ib0',
+    jobScriptPrologue: ['module load nodejs/20'],
+    node: TUTORIAL_NODE,
+    env: bed.env,
+    schedulerOptions: { host: bed.schedulerHost },
+  }),
+  // Gadi has a queue "normal" and Node at /apps/node/bin/node; the bed gets both for the test.
+  prepareTutorial: async (bed: Bed) => {
+    const env = { ...process.env, ...bed.env };
+    const qmgr = async (c: string) => {
+      const r = await run('qmgr', ['-c', c], env);
+      if (r.code !== 0) throw new Error(`qmgr -c "${c}": ${r.out}`);
+    };
+    await qmgr('create queue normal queue_type=execution,enabled=true,started=true');
+    const made = !fs.existsSync('/apps');
+    fs.mkdirSync('/apps/node/bin', { recursive: true });
+    fs.symlinkSync(process.execPath, TUTORIAL_NODE);
+    return async () => {
+      fs.rmSync(TUTORIAL_NODE, { force: true });
+      if (made) fs.rmSync('/apps', { recursive: true, force: true });
+      await qmgr('delete queue normal');
+    };
+  },
+});
