@@ -1,11 +1,12 @@
 /**
  * mpi-cluster: distributed task computing for Node.js on HPC systems.
  */
-export { Client, Future, TaskError, fromModule } from './client';
+export { Client, Future, TaskError, fromModule, progress } from './client';
 export type {
   ClientOptions,
   FutureStatus,
   ModuleFunction,
+  ProgressOptions,
   TaskFunction,
   TaskOptions,
 } from './client';

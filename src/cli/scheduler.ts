@@ -21,6 +21,11 @@ export function schedulerCommand(): Command {
       intOption('--worker-ttl', 1),
     )
     .option(
+      '--dashboard-address <addr>',
+      "HTTP server for /metrics and /health: ':8787' (default; a free port if taken), 'host:port' or a port",
+    )
+    .option('--no-dashboard', 'no HTTP server')
+    .option(
       '--no-security',
       'accept peers without CurveZMQ keys: anyone who reaches the port can run code as you (by default keys are made and written to the scheduler file)',
     )
@@ -38,6 +43,8 @@ Examples:
         host?: string;
         port?: number;
         workerTtl?: number;
+        dashboardAddress?: string;
+        dashboard: boolean;
         security: boolean;
       }) => {
         try {
@@ -56,6 +63,7 @@ Examples:
             workerTtl: o.workerTtl ? o.workerTtl * 1000 : undefined,
             onFatal: () => process.exit(70),
             security,
+            dashboardAddress: o.dashboard ? o.dashboardAddress : false,
           });
           // Handlers first: whoever reads the line below may signal at once.
           onSignals(
@@ -63,6 +71,13 @@ Examples:
             () => s.removeFile(),
           );
           process.stdout.write(`scheduler at ${s.address}\n`);
+          // Batch output files are often readable by others: the link is printed without its
+          // token (which is in the scheduler file, and in every client's metricsLink).
+          const http = s.httpServer;
+          if (http)
+            process.stdout.write(
+              `metrics at ${http.url}/metrics (token: client.metricsLink, or "metrics" in the scheduler file)\n`,
+            );
           await s.closed;
           process.exit(0);
         } catch (err) {

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { progress } from './progress';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type * as zmq from 'zeromq';
 import { ClusterError, OptionError } from '../errors';
@@ -84,6 +85,8 @@ export interface ScatterOptions {
 export class Client implements FutureHost {
   readonly id = `c-${randomUUID()}`;
   schedulerId = '';
+  /** The scheduler's /metrics link with its token (null when it serves no HTTP). */
+  metricsLink: string | null = null;
   nWorkers = 0;
   /** Counts worker removals seen (n-workers going down): holders learnt before one may be gone. */
   private removals = 0;
@@ -232,6 +235,7 @@ export class Client implements FutureHost {
   private onMessage({ op, frames }: Envelope): void {
     switch (op.t) {
       case 'welcome':
+        this.metricsLink = op.http ?? null;
         this.schedulerId = op.schedulerId;
         this.nWorkers = op.nWorkers;
         this.welcomed();
@@ -595,6 +599,11 @@ export class Client implements FutureHost {
   }
 
   /** Results of futures, also inside nested arrays and plain objects, in the same shape. */
+  /** `progress(futures, options)`: bars on a terminal, a line every few seconds otherwise. */
+  progress(...args: Parameters<typeof progress>): Promise<void> {
+    return progress(...args);
+  }
+
   async gather<T>(futures: T): Promise<Gathered<T>> {
     const fs = collectFutures(futures);
     const values = await this.fetchResults(fs.map((f) => f.key));

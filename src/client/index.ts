@@ -2,3 +2,4 @@ export { Client, type ClientOptions } from './client';
 export { Future, TaskError, type FutureStatus } from './future';
 export { fromModule, type ModuleFunction, type TaskFunction } from './fnspec';
 export { type TaskOptions } from './task-options';
+export { progress, type ProgressOptions } from './progress';

@@ -21,6 +21,8 @@ export interface LocalClusterOptions {
   timeout?: number;
   /** false: no security (a warning says so). Default: keys made for this cluster, in memory. */
   security?: false;
+  /** The scheduler's HTTP server (/metrics, /health): ':8787' (default), 'host:port', or false. */
+  dashboardAddress?: string | number | false;
 }
 
 const KNOWN = [
@@ -31,6 +33,7 @@ const KNOWN = [
   'localDirectory',
   'timeout',
   'security',
+  'dashboardAddress',
 ];
 
 /** A worker that dies this many times within RESTART_WINDOW_MS of its start is not restarted. */
@@ -96,6 +99,7 @@ export class LocalCluster {
       interface: options.interface,
       local: !options.interface,
       security: options.security,
+      dashboardAddress: options.dashboardAddress,
     });
     const cluster = new LocalCluster(scheduler, { ...options, nWorkers, threadsPerWorker });
     try {

@@ -11,6 +11,8 @@ export interface SchedulerFileContent {
   started: number;
   /** The cluster's keys; absent when the scheduler runs without security. */
   keys?: ClusterKeys;
+  /** The /metrics link with its token, when the scheduler serves HTTP. */
+  metrics?: string;
 }
 
 /** `~` and `~/x` expand to the home directory (users write them in batch scripts). */

@@ -108,6 +108,7 @@ export class JobQueueCluster {
   private readonly env: NodeJS.ProcessEnv;
   private readonly stopCancelOnExit: () => void;
   private ledgerJobs = '';
+  private readonly started = Date.now();
 
   protected constructor(...[id, system, o, scheduler, paths]: Parts) {
     this.id = id;
@@ -495,7 +496,7 @@ export class JobQueueCluster {
       system: this.o.system,
       pid: process.pid,
       host: os.hostname(),
-      started: Date.now(),
+      started: this.started,
       env: this.o.env ?? {},
       jobs,
     });

@@ -72,7 +72,7 @@ export type Op =
   // worker -> scheduler (besides register, results, heartbeat, bye): its lifetime is up
   | { t: 'retire' }
   // scheduler -> client
-  | { t: 'welcome'; schedulerId: string; address: string; nWorkers: number }
+  | { t: 'welcome'; schedulerId: string; address: string; nWorkers: number; http?: string }
   | { t: 'key-done'; key: string; who: string[]; nbytes: number; nf: number }
   | { t: 'key-erred'; key: string; error: RemoteError }
   | { t: 'key-cancelled'; key: string }

@@ -34,7 +34,7 @@ export const OP_FIELDS: Record<OpType, Record<string, FieldType>> = {
   shutdown: {},
   bye: {},
   retire: {},
-  welcome: { schedulerId: s, address: s, nWorkers: n },
+  welcome: { schedulerId: s, address: s, nWorkers: n, http: 'string?' },
   'key-done': { key: s, who: ss, nbytes: n, nf: n },
   'key-erred': { key: s, error: o },
   'key-cancelled': { key: s },

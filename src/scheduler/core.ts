@@ -31,6 +31,8 @@ export class SchedulerCore<P> {
   readonly tasks = new Map<string, TaskState<P>>();
   readonly workers = new Map<string, WorkerState>();
   readonly clients = new Map<string, { lastSeen: number; wants: Set<string> }>();
+  /** Running totals since start, for metrics. */
+  readonly totals = { forgotten: 0, computeSeconds: 0 };
   private readonly config: SchedulerConfig;
   private readonly placement: Placement<P>;
   /** Ready tasks waiting for a free slot, restricted or not, in priority-then-FIFO order. */
@@ -443,6 +445,7 @@ export class SchedulerCore<P> {
       return;
     }
     this.placement.observe(duration);
+    if (duration > 0) this.totals.computeSeconds += duration;
     w.processing.delete(key);
     this.placement.unreserve(w, ts);
     ts.processingOn = null;
@@ -458,6 +461,7 @@ export class SchedulerCore<P> {
     const w = this.workers.get(wid);
     if (!ts || !w || ts.processingOn !== wid) return;
     this.placement.observe(duration);
+    if (duration > 0) this.totals.computeSeconds += duration;
     w.processing.delete(key);
     this.placement.unreserve(w, ts);
     ts.processingOn = null;
@@ -735,6 +739,7 @@ export class SchedulerCore<P> {
     if (!LEGAL_TRANSITIONS[ts.state].includes('forgotten'))
       this.illegal(ts.key, ts.state, 'forgotten');
     this.tasks.delete(ts.key);
+    this.totals.forgotten += 1;
     this.record(ts.key, ts.state, 'forgotten');
     for (const depKey of ts.deps) {
       const dep = this.tasks.get(depKey);

@@ -28,6 +28,8 @@ import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { InvariantError } from '../errors';
 import { sameOrNew } from '../protocol/schema';
 import { SchedulerCore } from './core';
+import { SchedulerHttp, parseDashboardAddress, type DashboardAddress } from './http';
+import { SchedulerMetrics } from './metrics';
 import type { SchedulerAction, SchedulerConfig, SchedulerEvent } from './types';
 
 export interface SchedulerOptions extends Partial<SchedulerConfig> {
@@ -48,6 +50,11 @@ export interface SchedulerOptions extends Partial<SchedulerConfig> {
   security?: Security;
   /** How often the core's clock ticks (ms). */
   tickInterval?: number;
+  /**
+   * The HTTP server for /metrics and /health: ':8787' (Dask's port, on the scheduler's host; a
+   * free one if it is taken), 'host:port', a port, or false for none.
+   */
+  dashboardAddress?: DashboardAddress;
   /**
    * Called once the scheduler has stopped on a broken invariant (a bug; its state cannot be
    * trusted): the CLI exits non-zero. Clients and workers have been told already.
@@ -100,6 +107,8 @@ export class Scheduler {
   private closing = false;
   private workerWaiters: { n: number; resolve: () => void }[] = [];
   private resolveClosed!: () => void;
+  private http: SchedulerHttp | null = null;
+  private metrics: SchedulerMetrics | null = null;
   /** Resolves once the scheduler has shut down (by a client's request or `close()`). */
   readonly closed = new Promise<void>((r) => (this.resolveClosed = r));
 
@@ -117,6 +126,7 @@ export class Scheduler {
 
   static async start(options: SchedulerOptions = {}): Promise<Scheduler> {
     const host = hostFor(options);
+    const httpAt = parseDashboardAddress(options.dashboardAddress, host);
     const keys =
       options.security === false
         ? null
@@ -147,6 +157,7 @@ export class Scheduler {
     forget = rememberKeys([s.address, s.inprocAddress], keys);
     // A client in this process (LocalCluster) talks over inproc: a tenth of TCP's round trip.
     await socket.bind(s.inprocAddress);
+    if (httpAt) await s.startHttp(httpAt);
     if (options.schedulerFile) {
       try {
         writeSchedulerFile(options.schedulerFile, {
@@ -154,6 +165,7 @@ export class Scheduler {
           id: s.id,
           started: s.started,
           ...(keys ? { keys } : {}),
+          ...(s.http ? { metrics: s.http.link } : {}),
         });
       } catch (err) {
         socket.close();
@@ -283,6 +295,8 @@ export class Scheduler {
         schedulerId: this.id,
         address: this.address,
         nWorkers: this.core.workers.size,
+        // The /metrics link with its token: clients are members, the token is theirs to see.
+        ...(this.http ? { http: this.http.link } : {}),
       });
       return;
     }
@@ -625,6 +639,29 @@ export class Scheduler {
     if (this.options.schedulerFile) removeSchedulerFile(this.options.schedulerFile, this.id);
   }
 
+  /** A dashboard that cannot start is a warning, not a scheduler that does not start. */
+  private async startHttp(at: { host: string; port: number }): Promise<void> {
+    const metrics = new SchedulerMetrics(this);
+    try {
+      this.http = await SchedulerHttp.start(at, metrics);
+      this.metrics = metrics;
+      log.info(`scheduler: metrics at ${this.http.link}`);
+    } catch (err) {
+      metrics.close();
+      log.warn(`scheduler: no HTTP server on ${at.host}:${at.port}: ${(err as Error).message}`);
+    }
+  }
+
+  /** The /metrics link with its token (null without an HTTP server). */
+  get metricsLink(): string | null {
+    return this.http?.link ?? null;
+  }
+
+  /** The HTTP server's base URL and token (null without one). */
+  get httpServer(): { url: string; token: string } | null {
+    return this.http ? { url: this.http.url, token: this.http.token } : null;
+  }
+
   /** Tells every worker and client that the cluster is closing, then stops. */
   async close(reason = 'scheduler closed'): Promise<void> {
     if (this.closing) return this.closed;
@@ -641,6 +678,8 @@ export class Scheduler {
     this.outbox.close();
     this.socket.close();
     this.unsecure();
+    this.metrics?.close();
+    await this.http?.close();
     this.resolveClosed();
   }
 }

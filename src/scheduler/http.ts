@@ -1,0 +1,132 @@
+import * as http from 'node:http';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { OptionError } from '../errors';
+import { log } from '../log';
+import type { SchedulerMetrics } from './metrics';
+
+/** Dask's dashboard port. */
+export const DEFAULT_HTTP_PORT = 8787;
+
+/**
+ * `dashboardAddress`: ':8787' (the scheduler's host), 'host:port', a port number, or false (no
+ * HTTP server). Port 0: one the OS chooses.
+ */
+export type DashboardAddress = string | number | false;
+
+export function parseDashboardAddress(
+  value: DashboardAddress | undefined,
+  schedulerHost: string,
+): { host: string; port: number } | null {
+  if (value === false) return null;
+  if (value === undefined) return { host: schedulerHost, port: DEFAULT_HTTP_PORT };
+  if (typeof value === 'number') value = `:${value}`;
+  const m = /^(.*):(\d{1,5})$/.exec(String(value));
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    throw new OptionError(
+      `dashboardAddress ${JSON.stringify(value)}: write ':8787', 'host:port', a port number, or false`,
+    );
+  }
+  if (m[1] === '0.0.0.0' || m[1] === '::') {
+    throw new OptionError(
+      `dashboardAddress ${value}: the dashboard binds one interface's address, never every one; name the host`,
+    );
+  }
+  return { host: m[1] || schedulerHost, port };
+}
+
+/**
+ * The scheduler's HTTP server: `/metrics` (Prometheus text) and `/health`. Everything but
+ * `/health` needs the token: `?token=` in the link, or `Authorization: Bearer <token>` (what a
+ * Prometheus scrape config sends), since the data shows what the cluster computes.
+ */
+export class SchedulerHttp {
+  readonly token = randomBytes(16).toString('hex');
+  private constructor(
+    private readonly server: http.Server,
+    readonly url: string,
+  ) {}
+
+  /** The link with its token, as printed at start. */
+  get link(): string {
+    return `${this.url}/metrics?token=${this.token}`;
+  }
+
+  static async start(
+    where: { host: string; port: number },
+    metrics: SchedulerMetrics,
+  ): Promise<SchedulerHttp> {
+    let self: SchedulerHttp | null = null;
+    const server = http.createServer((req, res) => {
+      if (self) self.serve(req, res, metrics);
+    });
+    const listen = (port: number) =>
+      new Promise<void>((resolve, reject) => {
+        const onError = (err: Error) => reject(err);
+        server.once('error', onError);
+        server.listen(port, where.host, () => {
+          server.removeListener('error', onError);
+          resolve();
+        });
+      });
+    try {
+      await listen(where.port);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      await listen(0);
+      const port = (server.address() as AddressInfo).port;
+      log.info(`scheduler: HTTP port ${where.port} is in use; serving on ${port} instead`);
+    }
+    const a = server.address() as AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    self = new SchedulerHttp(server, `http://${host}:${a.port}`);
+    return self;
+  }
+
+  private authorized(req: http.IncomingMessage, url: URL): boolean {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const given = Buffer.from(bearer ?? url.searchParams.get('token') ?? '');
+    const token = Buffer.from(this.token);
+    return given.length === token.length && timingSafeEqual(given, token);
+  }
+
+  private serve(req: http.IncomingMessage, res: http.ServerResponse, metrics: SchedulerMetrics) {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const send = (code: number, type: string, body: string) => {
+      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(405, 'text/plain', 'only GET\n');
+      return;
+    }
+    if (url.pathname === '/health') {
+      send(200, 'text/plain', 'ok\n');
+      return;
+    }
+    if (!this.authorized(req, url)) {
+      send(
+        403,
+        'text/plain',
+        'forbidden: open the link the scheduler printed (it carries ?token=)\n',
+      );
+      return;
+    }
+    if (url.pathname === '/metrics') {
+      metrics.text().then(
+        (text) => send(200, metrics.contentType, text),
+        (err: Error) => send(500, 'text/plain', `metrics: ${err.message}\n`),
+      );
+      return;
+    }
+    send(404, 'text/plain', 'not found: /metrics, /health\n');
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}

@@ -1,0 +1,143 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { Gauge, Counter, Registry } from 'prom-client';
+import type { WorkerState } from './types';
+
+/**
+ * The scheduler's Prometheus metrics, read from its state when scraped (nothing is counted on
+ * the hot path but two totals in the core). Names follow Dask's (`dask_scheduler_workers` is
+ * `mpi_cluster_scheduler_workers`), so Grafana boards made for Dask adapt by the prefix.
+ */
+export interface MetricsSource {
+  core: {
+    workers: ReadonlyMap<string, WorkerState>;
+    clients: ReadonlyMap<string, unknown>;
+    counts(): Record<string, number>;
+    totals: { forgotten: number; computeSeconds: number };
+  };
+}
+
+const PREFIX = 'mpi_cluster_';
+
+export class SchedulerMetrics {
+  readonly registry = new Registry();
+  private readonly loop: IntervalHistogram;
+
+  constructor(source: MetricsSource) {
+    const r = this.registry;
+    const core = () => source.core;
+    this.loop = monitorEventLoopDelay({ resolution: 10 });
+    this.loop.enable();
+    const loop = this.loop;
+    new Gauge({
+      name: `${PREFIX}scheduler_workers`,
+      help: 'Workers connected to the scheduler',
+      registers: [r],
+      collect() {
+        this.set(core().workers.size);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}scheduler_clients`,
+      help: 'Clients connected to the scheduler',
+      registers: [r],
+      collect() {
+        this.set(core().clients.size);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}scheduler_tasks`,
+      help: 'Tasks known to the scheduler, by state',
+      labelNames: ['state'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const [state, n] of Object.entries(core().counts())) this.set({ state }, n);
+      },
+    });
+    new Counter({
+      name: `${PREFIX}scheduler_tasks_forgotten_total`,
+      help: 'Tasks forgotten by the scheduler since it started',
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(core().totals.forgotten);
+      },
+    });
+    new Counter({
+      name: `${PREFIX}scheduler_tasks_compute_seconds_total`,
+      help: 'Seconds workers spent computing tasks (finished or erred) since the scheduler started',
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(core().totals.computeSeconds);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}scheduler_tick_duration_maximum_seconds`,
+      help: "Longest event-loop delay of the scheduler's process since the last scrape",
+      registers: [r],
+      collect() {
+        this.set(loop.max / 1e9);
+        loop.reset();
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}worker_memory_bytes`,
+      help: 'Bytes of task results each worker holds (Dask: type="managed")',
+      labelNames: ['worker', 'type'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const w of core().workers.values())
+          this.set({ worker: w.info.name, type: 'managed' }, w.nbytes);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}worker_memory_limit_bytes`,
+      help: "Each worker's memory limit",
+      labelNames: ['worker'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const w of core().workers.values())
+          this.set({ worker: w.info.name }, w.info.memoryLimit);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}worker_tasks`,
+      help: 'Tasks on each worker, by state (processing: sent to it and not finished; memory: results it holds)',
+      labelNames: ['worker', 'state'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const w of core().workers.values()) {
+          this.set({ worker: w.info.name, state: 'processing' }, w.processing.size);
+          this.set({ worker: w.info.name, state: 'memory' }, w.has.size);
+        }
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}worker_threads`,
+      help: 'Threads (tasks at once) of each worker',
+      labelNames: ['worker'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const w of core().workers.values()) this.set({ worker: w.info.name }, w.info.nthreads);
+      },
+    });
+  }
+
+  /** The text format Prometheus scrapes. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  close(): void {
+    this.loop.disable();
+  }
+}
