@@ -32,8 +32,9 @@ test('in a pseudo-terminal: bars redrawn in place, errors in red, every kind com
   expect(r.code).toBe(0);
   expect(r.stdout).toContain(`sum ${SUM}`);
   expect(r.stdout).toContain(`${ESC}2K`); // lines cleared and redrawn
-  expect(r.stdout).toMatch(/\x1b\[2A/); // the cursor goes back up over both bars
+  expect(r.stdout).toContain(`${ESC}2A`); // the cursor goes back up over both bars
   expect(r.stdout).toMatch(/slowSquare \|█+\| 60\/60 [\d.]+\/s \d\d:\d\d ETA 00:00/);
-  expect(r.stdout).toMatch(/boom +\|█+\| 3\/3 .*\x1b\[31m3 erred\x1b\[0m/);
+  expect(r.stdout).toMatch(/boom +\|█+\| 3\/3 /);
+  expect(r.stdout).toContain(`${ESC}31m3 erred${ESC}0m`); // in red
   expect(r.stdout).not.toContain('progress: ');
 }, 150_000);
