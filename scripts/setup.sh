@@ -14,9 +14,9 @@ cd "$(dirname "$0")/.."
 # MPI implementations and the native toolchain.
 BASE_PACKAGES="openmpi-bin libopenmpi-dev mpich libmpich-dev cmake g++ make python3"
 # >>> Later layers add their system packages here (Slurm test cluster, networking tools,
-# Son of Grid Engine for the SGE test bed).
+# Son of Grid Engine for the SGE test bed, Chromium for the dashboard's browser test).
 EXTRA_PACKAGES="slurm-wlm slurmctld slurmd slurm-client munge iproute2
-  gridengine-master gridengine-exec gridengine-client"
+  gridengine-master gridengine-exec gridengine-client chromium"
 # <<<
 PACKAGES="$BASE_PACKAGES $EXTRA_PACKAGES"
 

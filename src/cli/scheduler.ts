@@ -74,10 +74,11 @@ Examples:
           // Batch output files are often readable by others: the link is printed without its
           // token (which is in the scheduler file, and in every client's metricsLink).
           const http = s.httpServer;
-          if (http)
+          if (http) {
             process.stdout.write(
-              `metrics at ${http.url}/metrics (token: client.metricsLink, or "metrics" in the scheduler file)\n`,
+              `dashboard at ${http.url}/status, metrics at ${http.url}/metrics (the token: client.dashboardLink, or "dashboard" in the scheduler file)\n`,
             );
+          }
           await s.closed;
           process.exit(0);
         } catch (err) {

@@ -87,6 +87,8 @@ export class Client implements FutureHost {
   schedulerId = '';
   /** The scheduler's /metrics link with its token (null when it serves no HTTP). */
   metricsLink: string | null = null;
+  /** The scheduler's dashboard page, with its token (null when it serves no HTTP). */
+  dashboardLink: string | null = null;
   nWorkers = 0;
   /** Counts worker removals seen (n-workers going down): holders learnt before one may be gone. */
   private removals = 0;
@@ -236,6 +238,7 @@ export class Client implements FutureHost {
     switch (op.t) {
       case 'welcome':
         this.metricsLink = op.http ?? null;
+        this.dashboardLink = op.dashboard ?? null;
         this.schedulerId = op.schedulerId;
         this.nWorkers = op.nWorkers;
         this.welcomed();

@@ -1,4 +1,5 @@
 import { OptionError } from '../errors';
+import { keyPrefix } from '../util/key-prefix';
 import type { Future } from './future';
 
 export interface ProgressOptions {
@@ -10,14 +11,6 @@ export interface ProgressOptions {
 
 type Futures =
   Future<unknown> | Future<unknown>[] | Record<string, Future<unknown> | Future<unknown>[]>;
-
-/** The task kind of a key: its function's name, without the hash or id the client added. */
-export function keyPrefix(key: string): string {
-  return key.replace(
-    /-(?:[0-9a-f]{24}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/,
-    '',
-  );
-}
 
 interface Group {
   name: string;

@@ -11,8 +11,9 @@ export interface SchedulerFileContent {
   started: number;
   /** The cluster's keys; absent when the scheduler runs without security. */
   keys?: ClusterKeys;
-  /** The /metrics link with its token, when the scheduler serves HTTP. */
+  /** The /metrics link and the dashboard's, with the token, when the scheduler serves HTTP. */
   metrics?: string;
+  dashboard?: string;
 }
 
 /** `~` and `~/x` expand to the home directory (users write them in batch scripts). */

@@ -66,13 +66,21 @@ export type Op =
   | { t: 'scattered'; keys: string[]; workers: string[]; nbytes: number[] }
   | { t: 'who-has'; req: number; keys: string[] }
   | { t: 'info'; req: number }
-  | { t: 'heartbeat' }
+  /** From a worker it also carries its CPU (fraction of a core) and resident memory (bytes). */
+  | { t: 'heartbeat'; cpu?: number; rss?: number }
   | { t: 'shutdown' }
   | { t: 'bye' }
   // worker -> scheduler (besides register, results, heartbeat, bye): its lifetime is up
   | { t: 'retire' }
   // scheduler -> client
-  | { t: 'welcome'; schedulerId: string; address: string; nWorkers: number; http?: string }
+  | {
+      t: 'welcome';
+      schedulerId: string;
+      address: string;
+      nWorkers: number;
+      http?: string;
+      dashboard?: string;
+    }
   | { t: 'key-done'; key: string; who: string[]; nbytes: number; nf: number }
   | { t: 'key-erred'; key: string; error: RemoteError }
   | { t: 'key-cancelled'; key: string }

@@ -1,4 +1,5 @@
 import { InvariantError } from '../errors';
+import { keyPrefix } from '../util/key-prefix';
 import type { RemoteError, WorkerInfoWire } from '../protocol';
 import { Placement } from './placement';
 import { ReadyQueue } from './ready-queue';
@@ -31,6 +32,8 @@ export class SchedulerCore<P> {
   readonly tasks = new Map<string, TaskState<P>>();
   readonly workers = new Map<string, WorkerState>();
   readonly clients = new Map<string, { lastSeen: number; wants: Set<string> }>();
+  /** Tasks by kind (key prefix) and state, kept as they move: the dashboard's progress. */
+  readonly byPrefix = new Map<string, Record<string, number>>();
   /** Running totals since start, for metrics. */
   readonly totals = { forgotten: 0, computeSeconds: 0 };
   private readonly config: SchedulerConfig;
@@ -560,7 +563,9 @@ export class SchedulerCore<P> {
       error: null,
       inline: null,
       heapIndex: -1,
+      tally: this.tallyOf(key),
     };
+    ts.tally.released = (ts.tally.released ?? 0) + 1;
     this.tasks.set(key, ts);
     this.record(key, 'new', 'released');
     return ts;
@@ -740,6 +745,7 @@ export class SchedulerCore<P> {
       this.illegal(ts.key, ts.state, 'forgotten');
     this.tasks.delete(ts.key);
     this.totals.forgotten += 1;
+    this.untally(ts);
     this.record(ts.key, ts.state, 'forgotten');
     for (const depKey of ts.deps) {
       const dep = this.tasks.get(depKey);
@@ -791,7 +797,22 @@ export class SchedulerCore<P> {
     }
     if (ts.state === 'queued' && to !== 'queued') this.ready.remove(ts);
     this.record(ts.key, ts.state, to);
+    ts.tally[ts.state] -= 1;
+    ts.tally[to] = (ts.tally[to] ?? 0) + 1;
     ts.state = to;
+  }
+
+  /** The shared counts of a key's kind (one object per kind, not per task). */
+  private tallyOf(key: string): Record<string, number> {
+    const prefix = keyPrefix(key);
+    let t = this.byPrefix.get(prefix);
+    if (!t) this.byPrefix.set(prefix, (t = {}));
+    return t;
+  }
+
+  private untally(ts: TaskState<P>): void {
+    ts.tally[ts.state] -= 1;
+    if (Object.values(ts.tally).every((n) => n === 0)) this.byPrefix.delete(keyPrefix(ts.key));
   }
 
   private illegal(key: string, from: Transition['from'], to: Transition['to']): never {
@@ -824,5 +845,28 @@ export class SchedulerCore<P> {
   /** Checks every invariant; throws on the first broken one. Run after every unit test. */
   validateState(): void {
     validateState(this.tasks, this.workers);
+    // The tallies kept as tasks move agree with a count from scratch.
+    const fresh = new Map<string, Record<string, number>>();
+    for (const ts of this.tasks.values()) {
+      const p = keyPrefix(ts.key);
+      const c = fresh.get(p) ?? {};
+      c[ts.state] = (c[ts.state] ?? 0) + 1;
+      fresh.set(p, c);
+      if (ts.tally !== this.byPrefix.get(p))
+        throw new InvariantError(`task ${ts.key}: tally is not its kind's`);
+    }
+    const kept = new Map<string, Record<string, number>>();
+    for (const [p, c] of this.byPrefix) {
+      kept.set(p, Object.fromEntries(Object.entries(c).filter(([, n]) => n !== 0)));
+    }
+    const norm = (m: Map<string, Record<string, number>>) =>
+      JSON.stringify(
+        [...m]
+          .map(([p, c]) => [p, Object.entries(c).sort()])
+          .sort((x, y) => (x[0] < y[0] ? -1 : 1)),
+      );
+    const a = norm(fresh);
+    const b = norm(kept);
+    if (a !== b) throw new InvariantError(`task counts by kind drifted: counted ${a}, kept ${b}`);
   }
 }

@@ -3,7 +3,16 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { OptionError } from '../errors';
 import { log } from '../log';
+import * as fs from 'node:fs';
+import type { Dashboard } from './dashboard';
+import { DASHBOARD_PAGE } from './dashboard-page';
 import type { SchedulerMetrics } from './metrics';
+
+/** uPlot's files, served to the page from the package's own dependencies. */
+const STATIC: Record<string, { file: string; type: string }> = {
+  '/static/uplot.js': { file: 'uplot/dist/uPlot.iife.min.js', type: 'text/javascript' },
+  '/static/uplot.css': { file: 'uplot/dist/uPlot.min.css', type: 'text/css' },
+};
 
 /** Dask's dashboard port. */
 export const DEFAULT_HTTP_PORT = 8787;
@@ -37,9 +46,10 @@ export function parseDashboardAddress(
 }
 
 /**
- * The scheduler's HTTP server: `/metrics` (Prometheus text) and `/health`. Everything but
- * `/health` needs the token: `?token=` in the link, or `Authorization: Bearer <token>` (what a
- * Prometheus scrape config sends), since the data shows what the cluster computes.
+ * The scheduler's HTTP server: the dashboard (`/status`, its live feed `/events`), `/metrics`
+ * (Prometheus text) and `/health`. Everything but `/health` needs the token: `?token=` in the
+ * link, or `Authorization: Bearer <token>` (what a Prometheus scrape config sends), since the
+ * data shows what the cluster computes.
  */
 export class SchedulerHttp {
   readonly token = randomBytes(16).toString('hex');
@@ -53,13 +63,19 @@ export class SchedulerHttp {
     return `${this.url}/metrics?token=${this.token}`;
   }
 
+  /** The dashboard page with its token. */
+  get dashboardLink(): string {
+    return `${this.url}/status?token=${this.token}`;
+  }
+
   static async start(
     where: { host: string; port: number },
     metrics: SchedulerMetrics,
+    dashboard: Dashboard,
   ): Promise<SchedulerHttp> {
     let self: SchedulerHttp | null = null;
     const server = http.createServer((req, res) => {
-      if (self) self.serve(req, res, metrics);
+      if (self) self.serve(req, res, metrics, dashboard);
     });
     const listen = (port: number) =>
       new Promise<void>((resolve, reject) => {
@@ -91,7 +107,12 @@ export class SchedulerHttp {
     return given.length === token.length && timingSafeEqual(given, token);
   }
 
-  private serve(req: http.IncomingMessage, res: http.ServerResponse, metrics: SchedulerMetrics) {
+  private serve(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    metrics: SchedulerMetrics,
+    dashboard: Dashboard,
+  ) {
     const url = new URL(req.url ?? '/', 'http://x');
     const send = (code: number, type: string, body: string) => {
       res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
@@ -103,6 +124,14 @@ export class SchedulerHttp {
     }
     if (url.pathname === '/health') {
       send(200, 'text/plain', 'ok\n');
+      return;
+    }
+    // The charting library holds no data: served without the token.
+    const file = STATIC[url.pathname];
+    if (file) {
+      fs.readFile(require.resolve(file.file), 'utf8', (err, text) =>
+        err ? send(500, 'text/plain', `${err.message}\n`) : send(200, file.type, text),
+      );
       return;
     }
     if (!this.authorized(req, url)) {
@@ -120,7 +149,15 @@ export class SchedulerHttp {
       );
       return;
     }
-    send(404, 'text/plain', 'not found: /metrics, /health\n');
+    if (url.pathname === '/status' || url.pathname === '/') {
+      send(200, 'text/html; charset=utf-8', DASHBOARD_PAGE);
+      return;
+    }
+    if (url.pathname === '/events') {
+      dashboard.subscribe(res);
+      return;
+    }
+    send(404, 'text/plain', 'not found: /status, /events, /metrics, /health\n');
   }
 
   close(): Promise<void> {

@@ -30,6 +30,7 @@ import { sameOrNew } from '../protocol/schema';
 import { SchedulerCore } from './core';
 import { SchedulerHttp, parseDashboardAddress, type DashboardAddress } from './http';
 import { SchedulerMetrics } from './metrics';
+import { Dashboard } from './dashboard';
 import type { SchedulerAction, SchedulerConfig, SchedulerEvent } from './types';
 
 export interface SchedulerOptions extends Partial<SchedulerConfig> {
@@ -109,6 +110,9 @@ export class Scheduler {
   private resolveClosed!: () => void;
   private http: SchedulerHttp | null = null;
   private metrics: SchedulerMetrics | null = null;
+  private dashboard: Dashboard | null = null;
+  /** CPU and resident memory each worker last reported in its heartbeat. */
+  private readonly stats = new Map<string, { cpu: number; rss: number }>();
   /** Resolves once the scheduler has shut down (by a client's request or `close()`). */
   readonly closed = new Promise<void>((r) => (this.resolveClosed = r));
 
@@ -165,7 +169,7 @@ export class Scheduler {
           id: s.id,
           started: s.started,
           ...(keys ? { keys } : {}),
-          ...(s.http ? { metrics: s.http.link } : {}),
+          ...(s.http ? { metrics: s.http.link, dashboard: s.http.dashboardLink } : {}),
         });
       } catch (err) {
         socket.close();
@@ -287,7 +291,7 @@ export class Scheduler {
     if (op.t === 'hello-client') {
       if (known?.kind !== 'client') {
         this.peers.set(peer, { kind: 'client', name: op.name, fns: new Lru(FN_CACHE_SIZE) });
-        log.info(`scheduler: client ${op.name} (${peer}) joined`);
+        this.note(`client ${op.name} (${peer}) joined`);
       }
       events.push({ type: 'client-join', client: peer, now });
       this.outbox.post(peer, {
@@ -296,7 +300,7 @@ export class Scheduler {
         address: this.address,
         nWorkers: this.core.workers.size,
         // The /metrics link with its token: clients are members, the token is theirs to see.
-        ...(this.http ? { http: this.http.link } : {}),
+        ...(this.http ? { http: this.http.link, dashboard: this.http.dashboardLink } : {}),
       });
       return;
     }
@@ -307,8 +311,8 @@ export class Scheduler {
       }
       const w = op.worker;
       this.peers.set(peer, { kind: 'worker', name: w.name, fns: new Lru(FN_CACHE_SIZE) });
-      log.info(
-        `scheduler: worker ${w.name} (${peer}) joined from ${w.host} at ${w.address}, ${w.nthreads} threads`,
+      this.note(
+        `worker ${w.name} (${peer}) joined from ${w.host} at ${w.address}, ${w.nthreads} threads`,
       );
       events.push({
         type: 'worker-join',
@@ -429,6 +433,7 @@ export class Scheduler {
       events.push({ type: 'worker-seen', worker: peer, now });
       switch (op.t) {
         case 'task-finished':
+          this.dashboard?.taskDone(peer, op.key, op.duration, false);
           events.push({
             type: 'task-finished',
             worker: peer,
@@ -439,6 +444,8 @@ export class Scheduler {
           });
           return;
         case 'task-erred':
+          this.dashboard?.taskDone(peer, op.key, op.duration, true);
+          this.dashboard?.event(`task ${op.key} erred on ${known.name}: ${op.error.message}`);
           events.push({
             type: 'task-erred',
             worker: peer,
@@ -460,6 +467,9 @@ export class Scheduler {
           });
           return;
         case 'heartbeat':
+          if (op.cpu !== undefined && op.rss !== undefined) {
+            this.stats.set(peer, { cpu: op.cpu, rss: op.rss });
+          }
           this.outbox.post(peer, { t: 'heartbeat' });
           return;
         case 'retire':
@@ -587,7 +597,9 @@ export class Scheduler {
   /** Logs a peer's leaving with the reason; one the scheduler removed is told so, and stops. */
   private dropPeer(kind: Peer['kind'], id: string, reason: string): void {
     const peer = this.peers.get(id);
-    log.info(`scheduler: ${kind} ${peer?.name ?? '?'} (${id}) left: ${reason}`);
+    this.note(`${kind} ${peer?.name ?? '?'} (${id}) left: ${reason}`);
+    this.stats.delete(id);
+    this.dashboard?.workerGone(id);
     if (peer && !peer.left) {
       this.outbox.post(id, { t: 'closing', reason: `removed: ${reason}`, code: 'ERR_REMOVED' });
     }
@@ -642,12 +654,18 @@ export class Scheduler {
   /** A dashboard that cannot start is a warning, not a scheduler that does not start. */
   private async startHttp(at: { host: string; port: number }): Promise<void> {
     const metrics = new SchedulerMetrics(this);
+    const dashboard = new Dashboard({
+      core: this.core,
+      workerStats: (id) => this.stats.get(id),
+    });
     try {
-      this.http = await SchedulerHttp.start(at, metrics);
+      this.http = await SchedulerHttp.start(at, metrics, dashboard);
       this.metrics = metrics;
-      log.info(`scheduler: metrics at ${this.http.link}`);
+      this.dashboard = dashboard;
+      log.info(`scheduler: dashboard at ${this.http.dashboardLink}`);
     } catch (err) {
       metrics.close();
+      dashboard.close();
       log.warn(`scheduler: no HTTP server on ${at.host}:${at.port}: ${(err as Error).message}`);
     }
   }
@@ -655,6 +673,17 @@ export class Scheduler {
   /** The /metrics link with its token (null without an HTTP server). */
   get metricsLink(): string | null {
     return this.http?.link ?? null;
+  }
+
+  /** The dashboard page's link with its token (null without an HTTP server). */
+  get dashboardLink(): string | null {
+    return this.http?.dashboardLink ?? null;
+  }
+
+  /** A worker or client joined or left: logged, and shown in the dashboard's last events. */
+  private note(text: string): void {
+    log.info(`scheduler: ${text}`);
+    this.dashboard?.event(text);
   }
 
   /** The HTTP server's base URL and token (null without one). */
@@ -679,6 +708,7 @@ export class Scheduler {
     this.socket.close();
     this.unsecure();
     this.metrics?.close();
+    this.dashboard?.close();
     await this.http?.close();
     this.resolveClosed();
   }

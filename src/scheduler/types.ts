@@ -44,6 +44,8 @@ export interface TaskState<P> {
   /** The restriction signature (its heap in the ready queue), computed when first queued. */
   signature?: string;
   fingerprint?: string;
+  /** Counts by state of its task kind (shared by every task of the kind: progress, dashboard). */
+  tally: Record<string, number>;
 }
 
 export interface WorkerState {

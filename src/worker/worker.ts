@@ -78,6 +78,8 @@ export class Worker {
   private lifetimeTimers: NodeJS.Timeout[] = [];
   private lastHeard = Date.now();
   private isRegistered = false;
+  private lastCpu = process.cpuUsage();
+  private lastBeat = performance.now();
   private toldUnreachable = false;
   private closing = false;
   private resolveClosed!: (reason: string) => void;
@@ -193,7 +195,14 @@ export class Worker {
       void this.close('scheduler unreachable', 1);
       return;
     }
-    this.schedOut.post('', { t: 'heartbeat' });
+    // What the dashboard shows of this worker: CPU since the last beat, resident memory.
+    const now = performance.now();
+    const usage = process.cpuUsage();
+    const busy = usage.user + usage.system - (this.lastCpu.user + this.lastCpu.system);
+    const cpu = now > this.lastBeat ? busy / 1000 / (now - this.lastBeat) : 0;
+    this.lastCpu = usage;
+    this.lastBeat = now;
+    this.schedOut.post('', { t: 'heartbeat', cpu, rss: process.memoryUsage.rss() });
   }
 
   /**

@@ -24,8 +24,13 @@ test('scheduler and workers started by hand meet through the scheduler file', as
   const w2 = startCli('cli/worker.js', ['--scheduler-file', file, '--name', 'hand-2']);
   const sched = startCli('cli/scheduler.js', ['--scheduler-file', file, '--host', '127.0.0.1']);
   await sched.line(/scheduler at tcp:\/\/127\.0\.0\.1:\d+/);
+  // The dashboard's address is printed without its token (batch output is often readable by
+  // others); the token is in the scheduler file, which only its owner reads.
+  const dash = await sched.line(/dashboard at (http:\/\/127\.0\.0\.1:\d+)\/status, metrics at/);
+  expect(dash).not.toMatch(/token=/);
   expect(fs.statSync(file).mode & 0o777).toBe(0o600);
   const content = JSON.parse(fs.readFileSync(file, 'utf8'));
+  expect(content.dashboard).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/status\?token=[0-9a-f]{32}$/);
   expect(content).toMatchObject({
     address: expect.stringMatching(/^tcp:/),
     id: expect.any(String),

@@ -1,0 +1,167 @@
+import type * as http from 'node:http';
+import type { WorkerState } from './types';
+import { keyPrefix } from '../util/key-prefix';
+
+/**
+ * What the dashboard page shows, aggregated here: the page gets one snapshot a second over
+ * server-sent events, whatever the task rate (at most MAX_BARS new task-stream bars each; the
+ * rest counted), so a million tasks in flight cost it no more than ten.
+ */
+export interface DashboardSource {
+  core: {
+    workers: ReadonlyMap<string, WorkerState>;
+    clients: ReadonlyMap<string, unknown>;
+    byPrefix: ReadonlyMap<string, Record<string, number>>;
+    totals: { forgotten: number; computeSeconds: number };
+  };
+  /** CPU (fraction of a core) and resident memory a worker last reported. */
+  workerStats(id: string): { cpu: number; rss: number } | undefined;
+}
+
+/** One task's run on a worker thread, for the task stream (times in ms since the epoch). */
+export interface Bar {
+  worker: string;
+  lane: number;
+  prefix: string;
+  start: number;
+  end: number;
+  erred: boolean;
+}
+
+const PUSH_MS = 1000;
+const MAX_BARS = 2000;
+const MAX_EVENTS = 50;
+const HISTORY = 300;
+
+export class Dashboard {
+  private bars: Bar[] = [];
+  private barsDropped = 0;
+  private readonly events: { at: number; text: string }[] = [];
+  private readonly lanes = new Map<string, number[]>();
+  private readonly history: { at: number; done: number; memory: number }[] = [];
+  private doneSince = 0;
+  private readonly subscribers = new Set<http.ServerResponse>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly source: DashboardSource) {
+    this.timer = setInterval(() => this.push(), PUSH_MS);
+    this.timer.unref();
+  }
+
+  /** A task finished or erred on `worker` after `seconds` of computing. */
+  taskDone(worker: string, key: string, seconds: number, erred: boolean, now = Date.now()): void {
+    this.doneSince += 1;
+    if (this.bars.length >= MAX_BARS) {
+      this.barsDropped += 1;
+      return;
+    }
+    const w = this.source.core.workers.get(worker);
+    const start = now - Math.max(0, seconds) * 1000;
+    // The lane (thread row) free earliest: the scheduler does not know which thread ran it.
+    const ends = this.lanes.get(worker) ?? new Array<number>(w?.info.nthreads ?? 1).fill(0);
+    this.lanes.set(worker, ends);
+    let lane = 0;
+    for (let i = 1; i < ends.length; i++) if (ends[i] < ends[lane]) lane = i;
+    for (let i = 0; i < ends.length; i++) {
+      if (ends[i] <= start) {
+        lane = i;
+        break;
+      }
+    }
+    ends[lane] = now;
+    this.bars.push({
+      worker: w?.info.name ?? worker,
+      lane,
+      prefix: keyPrefix(key),
+      start,
+      end: now,
+      erred,
+    });
+  }
+
+  /** A line for "last events": workers and clients joining and leaving, errors. */
+  event(text: string, now = Date.now()): void {
+    this.events.push({ at: now, text });
+    if (this.events.length > MAX_EVENTS) this.events.shift();
+  }
+
+  workerGone(id: string): void {
+    this.lanes.delete(id);
+  }
+
+  /** What one push carries. */
+  snapshot(now = Date.now()): object {
+    const core = this.source.core;
+    const states: Record<string, number> = {};
+    const progress = [...core.byPrefix].map(([prefix, c]) => {
+      for (const [s, n] of Object.entries(c)) states[s] = (states[s] ?? 0) + n;
+      return { prefix, ...c };
+    });
+    const workers = [...core.workers.values()].map((w) => {
+      const st = this.source.workerStats(w.id);
+      return {
+        id: w.id,
+        name: w.info.name,
+        host: w.info.host,
+        nthreads: w.info.nthreads,
+        memory: w.nbytes,
+        memoryLimit: w.info.memoryLimit,
+        rss: st?.rss ?? null,
+        cpu: st?.cpu ?? null,
+        processing: w.processing.size,
+        held: w.has.size,
+        retiring: w.retiring,
+      };
+    });
+    const memory = workers.reduce((a, w) => a + w.memory, 0);
+    this.history.push({ at: now, done: this.doneSince, memory });
+    if (this.history.length > HISTORY) this.history.shift();
+    this.doneSince = 0;
+    const bars = this.bars;
+    const dropped = this.barsDropped;
+    this.bars = [];
+    this.barsDropped = 0;
+    return {
+      at: now,
+      clients: core.clients.size,
+      states,
+      forgotten: core.totals.forgotten,
+      computeSeconds: core.totals.computeSeconds,
+      progress,
+      workers,
+      bars,
+      barsDropped: dropped,
+      events: this.events.slice(-20),
+      history: this.history.slice(-1),
+    };
+  }
+
+  /** Server-sent events: one snapshot now, then one a second. */
+  subscribe(res: http.ServerResponse): void {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
+    res.write(`retry: 2000\n\n`);
+    this.subscribers.add(res);
+    res.on('close', () => this.subscribers.delete(res));
+    this.push();
+  }
+
+  private push(): void {
+    if (this.subscribers.size === 0) {
+      // Nobody looks: keep only the counts going, not the bars.
+      this.bars = [];
+      return;
+    }
+    const data = `data: ${JSON.stringify(this.snapshot())}\n\n`;
+    for (const res of this.subscribers) res.write(data);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    for (const res of this.subscribers) res.end();
+    this.subscribers.clear();
+  }
+}

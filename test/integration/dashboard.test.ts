@@ -1,0 +1,123 @@
+/// <reference lib="dom" />
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { sharedCluster } from '../helpers/shared-cluster';
+
+/**
+ * The dashboard in a real browser: Debian's Chromium, headless, driven over the DevTools protocol
+ * by playwright-core (nothing downloaded), against a real LocalCluster.
+ */
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((f) => fs.existsSync(f));
+/** Where the test leaves its screenshot (the README's picture is one of these). */
+const SCREENSHOT = path.join(os.tmpdir(), 'mpi-cluster-dashboard.png');
+
+if (!CHROMIUM) {
+  console.warn(
+    'skipping the dashboard tests: no chromium (apt-get install chromium, or scripts/setup.sh)',
+  );
+  test.skip('dashboard in a browser: chromium is not installed', () => undefined);
+} else {
+  const shared = sharedCluster({ nWorkers: 2, threadsPerWorker: 2, dashboardAddress: ':0' });
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  const workerIds = () =>
+    page.$$eval('#workers tr', (rows) => rows.map((r) => r.getAttribute('data-worker')));
+
+  test('a running map shows in progress and the task stream; the screenshot has drawn content', async () => {
+    const link = shared.cluster.scheduler.dashboardLink!;
+    expect(link).toMatch(/\/status\?token=[0-9a-f]{32}$/);
+    expect(shared.client.dashboardLink).toBe(link);
+    await page.goto(link);
+    const n = 400;
+    const fs_ = shared.client.map(
+      (x: number) => new Promise<number>((r) => setTimeout(() => r(x), 20)),
+      Array.from({ length: n }, (_, i) => i),
+    );
+    // The map's kind appears in progress, and completes.
+    const row = page
+      .locator('#progress tr', { hasText: 'anonymous' })
+      .or(page.locator('#progress tr').first());
+    await row.waitFor({ timeout: 30_000 });
+    await shared.client.gather(fs_);
+    await page.waitForFunction(
+      (total) =>
+        Array.from(document.querySelectorAll('#progress td')).some(
+          (td) => td.textContent === `${total} / ${total}`,
+        ),
+      n,
+      { timeout: 30_000 },
+    );
+    // Bars reached the task stream and were drawn.
+    await page.waitForFunction(
+      () => (window as unknown as { dashboard: { bars: number } }).dashboard.bars > 0,
+      null,
+      {
+        timeout: 30_000,
+      },
+    );
+    const painted = await page.$eval('#stream', (c) => {
+      const canvas = c as HTMLCanvasElement;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+      return n;
+    });
+    expect(painted).toBeGreaterThan(100);
+    expect(await workerIds()).toHaveLength(2);
+    expect(await page.textContent('#summary')).toContain('2 workers, 1 clients');
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    const png = fs.readFileSync(SCREENSHOT);
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect(png.length).toBeGreaterThan(20_000); // a blank page of this size compresses far smaller
+    console.log(`dashboard screenshot: ${SCREENSHOT}`);
+    for (const f of fs_) f.release();
+  }, 120_000);
+
+  test('worker rows disappear when a worker is killed and appear when its replacement joins', async () => {
+    const before = await workerIds();
+    expect(before).toHaveLength(2);
+    const victim = [...shared.cluster.scheduler.core.workers.values()].find(
+      (w) => w.id === before[0],
+    )!;
+    process.kill(victim.info.pid, 'SIGKILL');
+    // LocalCluster starts another in its place: the row goes, a new one comes.
+    await page.waitForFunction(
+      (gone) =>
+        !Array.from(document.querySelectorAll('#workers tr')).some(
+          (r) => r.getAttribute('data-worker') === gone,
+        ),
+      victim.id,
+      { timeout: 30_000 },
+    );
+    await page.waitForFunction(() => document.querySelectorAll('#workers tr').length === 2, null, {
+      timeout: 30_000,
+    });
+    const after = await workerIds();
+    expect(after).not.toContain(victim.id);
+    expect(after).toContain(before[1]);
+    // The leaving is among the last events, with its reason.
+    expect(await page.textContent('#events')).toMatch(
+      new RegExp(`worker ${victim.info.name} \\(${victim.id}\\) left: `),
+    );
+  }, 120_000);
+
+  test('the page, its feed and the metrics refuse a wrong token; the charting library needs none', async () => {
+    const { url } = shared.cluster.scheduler.httpServer!;
+    for (const p of ['/status', '/events', '/metrics']) {
+      expect((await fetch(`${url}${p}?token=wrong`)).status).toBe(403);
+    }
+    const js = await fetch(`${url}/static/uplot.js`);
+    expect([js.status, (await js.text()).includes('uPlot')]).toEqual([200, true]);
+  });
+}
