@@ -1,7 +1,7 @@
 /**
  * mpi-cluster: distributed task computing for Node.js on HPC systems.
  */
-export { Client, Future, TaskError, fromModule, progress } from './client';
+export { Client, Future, TaskError, fromModule, progress, performanceReport } from './client';
 export type {
   ClientOptions,
   FutureStatus,

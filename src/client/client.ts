@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { progress } from './progress';
+import { performanceReport } from './report';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type * as zmq from 'zeromq';
 import { ClusterError, OptionError } from '../errors';
@@ -605,6 +606,11 @@ export class Client implements FutureHost {
   /** `progress(futures, options)`: bars on a terminal, a line every few seconds otherwise. */
   progress(...args: Parameters<typeof progress>): Promise<void> {
     return progress(...args);
+  }
+
+  /** Runs `fn` and writes a self-contained HTML report of it (the dashboard, recorded). */
+  performanceReport<T>(file: string, fn: () => Promise<T>): Promise<T> {
+    return performanceReport(file, fn, this);
   }
 
   async gather<T>(futures: T): Promise<Gathered<T>> {

@@ -3,3 +3,4 @@ export { Future, TaskError, type FutureStatus } from './future';
 export { fromModule, type ModuleFunction, type TaskFunction } from './fnspec';
 export { type TaskOptions } from './task-options';
 export { progress, type ProgressOptions } from './progress';
+export { performanceReport } from './report';

@@ -1,7 +1,8 @@
 /**
  * The dashboard page: one HTML document, its script inline, uPlot (served from the package's
  * node_modules, never a CDN: compute nodes are offline) for the throughput chart, a canvas for
- * the task stream. It draws what the scheduler pushes once a second (/events).
+ * the task stream. It draws what the scheduler pushes once a second (/events), or, in a
+ * performance report, the snapshots recorded in `window.REPORT`.
  */
 export const DASHBOARD_PAGE = `<!doctype html>
 <html lang="en">
@@ -53,8 +54,11 @@ const $ = (id) => document.getElementById(id);
 const bytes = (n) => n == null ? '-' : n >= 1e9 ? (n / 1e9).toFixed(2) + ' GB' : n >= 1e6 ? (n / 1e6).toFixed(1) + ' MB' : (n / 1e3).toFixed(0) + ' kB';
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 const colour = (s) => { let h = 0; for (const c of s) h = (h * 31 + c.charCodeAt(0)) >>> 0; return 'hsl(' + (h % 360) + ',60%,55%)'; };
-const WINDOW_MS = 60000;
+const REPORT = window.REPORT;
+// The task stream shows the last minute live; a report shows the whole run.
+const WINDOW_MS = REPORT && REPORT.length > 1 ? Math.max(60000, REPORT[REPORT.length - 1].at - REPORT[0].at + 2000) : 60000;
 let bars = [];
+const kinds = new Map();
 const times = [], rates = [];
 const chart = new uPlot({ width: 520, height: 160, series: [{}, { label: 'tasks/s', stroke: '#264653', width: 2 }], axes: [{}, {}] }, [times, rates], $('throughput'));
 window.dashboard = { frames: 0, bars: 0 };
@@ -64,7 +68,10 @@ function render(s) {
   const total = Object.values(s.states).reduce((a, b) => a + b, 0);
   $('summary').textContent = s.workers.length + ' workers, ' + s.clients + ' clients, ' + total + ' tasks (' +
     Object.entries(s.states).map(([k, v]) => v + ' ' + k).join(', ') + '), ' + s.forgotten + ' forgotten';
-  $('progress').innerHTML = s.progress.map((p) => {
+  // A report keeps every kind it saw (as last seen), though released tasks leave the scheduler.
+  for (const p of s.progress) kinds.set(p.prefix, p);
+  const shown = REPORT ? [...kinds.values()] : s.progress;
+  $('progress').innerHTML = shown.map((p) => {
     const all = ['released', 'waiting', 'no-worker', 'queued', 'processing', 'memory', 'erred'].reduce((a, k) => a + (p[k] || 0), 0) || 1;
     const seg = (k, at) => '<span class="' + k + '" style="left:' + (100 * at / all) + '%;width:' + (100 * (p[k] || 0) / all) + '%"></span>';
     let at = 0; let html = '';
@@ -100,9 +107,14 @@ function drawStream(now) {
   }
 }
 
-const source = new EventSource('events?token=' + encodeURIComponent(token));
-source.onmessage = (e) => render(JSON.parse(e.data));
-source.onerror = () => { $('summary').textContent = 'disconnected; retrying...'; };
+if (REPORT) {
+  for (const s of REPORT) render(s);
+  document.title = 'mpi-cluster performance report';
+} else {
+  const source = new EventSource('events?token=' + encodeURIComponent(token));
+  source.onmessage = (e) => render(JSON.parse(e.data));
+  source.onerror = () => { $('summary').textContent = 'disconnected; retrying...'; };
+}
 </script>
 </body>
 </html>

@@ -112,6 +112,47 @@ if (!CHROMIUM) {
     );
   }, 120_000);
 
+  test('performanceReport writes one self-contained page of the run, which a browser draws offline', async () => {
+    const file = path.join(os.tmpdir(), `mpi-cluster-report-${process.pid}.html`);
+    const n = 300;
+    const fs_ = shared.client.map(
+      (x: number) => new Promise<number>((r) => setTimeout(() => r(x), 10)),
+      Array.from({ length: n }, (_, i) => i),
+    );
+    const total = await shared.client.performanceReport(file, async () =>
+      (await shared.client.gather(fs_)).reduce((a, b) => a + b, 0),
+    );
+    expect(total).toBe((n * (n - 1)) / 2);
+    for (const f of fs_) f.release();
+    const html = fs.readFileSync(file, 'utf8');
+    expect(html).not.toMatch(/(src|href)="(static|https?:)/); // nothing to fetch
+    expect(html).toContain('window.REPORT = [');
+    // Opened from disk, with the network cut: the run's tasks are drawn.
+    const offline = await browser.newPage();
+    await offline.route('**', (route) =>
+      route.request().url().startsWith('file:') ? route.continue() : route.abort(),
+    );
+    await offline.goto(`file://${file}`);
+    await offline.waitForFunction(
+      (all) =>
+        Array.from(document.querySelectorAll('#progress td')).some(
+          (td) => td.textContent === `${all} / ${all}`,
+        ),
+      n,
+      { timeout: 10_000 },
+    );
+    const painted = await offline.$eval('#stream', (c) => {
+      const canvas = c as HTMLCanvasElement;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let k = 0;
+      for (let i = 3; i < data.length; i += 4) if (data[i] > 0) k++;
+      return k;
+    });
+    expect(painted).toBeGreaterThan(100);
+    await offline.close();
+    fs.rmSync(file);
+  }, 120_000);
+
   test('the page, its feed and the metrics refuse a wrong token; the charting library needs none', async () => {
     const { url } = shared.cluster.scheduler.httpServer!;
     for (const p of ['/status', '/events', '/metrics']) {
