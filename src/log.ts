@@ -1,20 +1,25 @@
 /**
- * One small logger. Level from MPI_CLUSTER_LOG (error | warn | info | debug); default warn, so a
- * clean run writes nothing to stderr.
+ * One small logger: each line has a timestamp, the process and the level. Level from
+ * MPI_CLUSTER_LOG (error | warn | info | debug); default warn, so a library user's clean run
+ * writes nothing to stderr; the scheduler CLI and mpi-init default to info (who joined and left).
  */
 const LEVELS = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 } as const;
 type Level = keyof typeof LEVELS;
 
+let fallback: Level = 'warn';
+
 function current(): number {
-  const env = (process.env.MPI_CLUSTER_LOG ?? 'warn') as Level;
-  return LEVELS[env] ?? LEVELS.warn;
+  const env = (process.env.MPI_CLUSTER_LOG ?? fallback) as Level;
+  return LEVELS[env] ?? LEVELS[fallback];
 }
 
 let prefix = `mpi-cluster[${process.pid}]`;
 let level = current();
 
 function out(lvl: Level, msg: string): void {
-  if (LEVELS[lvl] <= level) process.stderr.write(`${prefix} ${lvl}: ${msg}\n`);
+  if (LEVELS[lvl] <= level) {
+    process.stderr.write(`${new Date().toISOString()} ${prefix} ${lvl}: ${msg}\n`);
+  }
 }
 
 export const log = {
@@ -22,6 +27,11 @@ export const log = {
     prefix = p;
   },
   refresh(): void {
+    level = current();
+  },
+  /** The level when MPI_CLUSTER_LOG is not set (programs: info; the library: warn). */
+  defaultLevel(l: Level): void {
+    fallback = l;
     level = current();
   },
   error: (m: string) => out('error', m),

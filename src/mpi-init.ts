@@ -15,6 +15,7 @@ import type { Security } from './net/security';
 import { intOption, fail, onSignals, positiveNumber } from './cli/common';
 import { readSchedulerFile } from './cluster/scheduler-file';
 import { ClusterError, OptionError } from './errors';
+import { log } from './log';
 import * as mpi from './mpi';
 import { hostFor } from './net';
 import { Scheduler } from './scheduler/server';
@@ -201,6 +202,8 @@ PMIx fence is no barrier across nodes, and MPI_Init can then crash (docs/slurm.m
 }
 
 if (require.main === module) {
+  // A batch job's output shows who joined and left, with the reasons (MPI_CLUSTER_LOG overrides).
+  log.defaultLevel('info');
   mpiInitCommand()
     .parseAsync()
     .catch((err) => fail(err, 2));

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { KEYS_ENV, resolveSecurity } from '../net/security';
+import { log } from '../log';
 import { Scheduler } from '../scheduler/server';
 import { fail, intOption, onSignals } from './common';
 
@@ -89,5 +90,7 @@ Examples:
 }
 
 if (require.main === module) {
+  // Who joined and left, with the reasons, by default (MPI_CLUSTER_LOG overrides).
+  log.defaultLevel('info');
   schedulerCommand().parseAsync().catch(fail);
 }
