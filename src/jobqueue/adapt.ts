@@ -93,6 +93,19 @@ export interface Load {
 }
 
 /**
+ * How many jobs to submit now toward `target`: never more pending at once than the cap
+ * (dask-jobqueue #365: adapt filling a queue with hundreds of jobs that all wait).
+ */
+export function jobsToSubmit(
+  target: number,
+  active: number,
+  pending: number,
+  maximumPendingJobs: number,
+): number {
+  return Math.max(0, Math.min(target - active, maximumPendingJobs - pending));
+}
+
+/**
  * The number of jobs wanted: enough threads for every unfinished task, within the bounds. More
  * is followed at once; fewer only after `waitCount` looks in a row wanted fewer (no thrashing).
  * Pure: the caller keeps `below` (looks in a row that wanted fewer) between calls.

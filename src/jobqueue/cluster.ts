@@ -6,7 +6,13 @@ import { ClusterError } from '../errors';
 import { log } from '../log';
 import type { ClusterKeys } from '../net/security';
 import { Scheduler } from '../scheduler/server';
-import { adaptBounds, adaptTarget, type AdaptBounds, type AdaptOptions } from './adapt';
+import {
+  adaptBounds,
+  adaptTarget,
+  jobsToSubmit,
+  type AdaptBounds,
+  type AdaptOptions,
+} from './adapt';
 import { cleanup, clusterDir, makePrivateDir, removeLedger, writeLedger } from './ledger';
 import {
   CLUSTER_CLASS,
@@ -422,11 +428,9 @@ export class JobQueueCluster {
     }
     if (active.length < target) {
       if (this.failedStarts >= MAX_FAILED_STARTS) return;
-      let n = target - active.length;
-      if (this.adaptive) {
-        const pending = active.filter((r) => r.status.state === 'pending').length;
-        n = Math.min(n, Math.max(0, this.adaptive.bounds.maximumPendingJobs - pending));
-      }
+      const pending = active.filter((r) => r.status.state === 'pending').length;
+      const cap = this.adaptive ? this.adaptive.bounds.maximumPendingJobs : Infinity;
+      const n = jobsToSubmit(target, active.length, pending, cap);
       for (let i = 0; i < n; i++) await this.submit();
     } else if (active.length > target) {
       // Pending jobs first (newest first), then the running ones doing the least.

@@ -66,8 +66,12 @@ export type Op =
   | { t: 'scattered'; keys: string[]; workers: string[]; nbytes: number[] }
   | { t: 'who-has'; req: number; keys: string[] }
   | { t: 'info'; req: number }
-  /** From a worker it also carries its CPU (fraction of a core) and resident memory (bytes). */
-  | { t: 'heartbeat'; cpu?: number; rss?: number }
+  /**
+   * From a worker it also carries its CPU (fraction of a core), resident memory and bytes fetched
+   * from other workers (totals), and the fetches since its last heartbeat: start, end (ms since
+   * the epoch) and bytes of each, flat.
+   */
+  | { t: 'heartbeat'; cpu?: number; rss?: number; transferBytes?: number; xfer?: number[] }
   | { t: 'shutdown' }
   | { t: 'bye' }
   // worker -> scheduler (besides register, results, heartbeat, bye): its lifetime is up

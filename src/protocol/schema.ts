@@ -30,7 +30,7 @@ export const OP_FIELDS: Record<OpType, Record<string, FieldType>> = {
   scattered: { keys: ss, workers: ss, nbytes: 'number[]' },
   'who-has': { req: n, keys: ss },
   info: { req: n },
-  heartbeat: { cpu: 'number?', rss: 'number?' },
+  heartbeat: { cpu: 'number?', rss: 'number?', transferBytes: 'number?', xfer: 'number[]?' },
   shutdown: {},
   bye: {},
   retire: {},

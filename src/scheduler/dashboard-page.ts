@@ -39,10 +39,10 @@ export const DASHBOARD_PAGE = `<!doctype html>
     <div id="throughput"></div>
   </div>
 </div>
-<h2>Task stream <span id="dropped" class="muted"></span></h2>
+<h2>Task stream <span class="muted">(a row per worker thread; orange rows: data fetched from other workers)</span> <span id="dropped" class="muted"></span></h2>
 <canvas id="stream"></canvas>
 <h2>Workers</h2>
-<table><thead><tr><th>name</th><th>host</th><th>threads</th><th>memory (held / limit)</th><th>rss</th><th>cpu</th><th>processing</th><th>keys held</th></tr></thead>
+<table><thead><tr><th>name</th><th>host</th><th>threads</th><th>memory (held / limit)</th><th>rss</th><th>cpu</th><th>processing</th><th>keys held</th><th>fetched</th></tr></thead>
 <tbody id="workers"></tbody></table>
 <h2>Last events</h2>
 <div id="events"></div>
@@ -61,7 +61,7 @@ let bars = [];
 const kinds = new Map();
 const times = [], rates = [];
 const chart = new uPlot({ width: 520, height: 160, series: [{}, { label: 'tasks/s', stroke: '#264653', width: 2 }], axes: [{}, {}] }, [times, rates], $('throughput'));
-window.dashboard = { frames: 0, bars: 0 };
+window.dashboard = { frames: 0, bars: 0, transfers: 0 };
 
 function render(s) {
   window.dashboard.frames += 1;
@@ -81,10 +81,11 @@ function render(s) {
   }).join('');
   $('workers').innerHTML = s.workers.map((w) => '<tr data-worker="' + esc(w.id) + '"><td>' + esc(w.name) + '</td><td>' + esc(w.host) + '</td><td>' + w.nthreads +
     '</td><td><div class="bar"><span class="memory" style="left:0;width:' + Math.min(100, 100 * w.memory / w.memoryLimit) + '%"></span></div>' + bytes(w.memory) + ' / ' + bytes(w.memoryLimit) +
-    '</td><td>' + bytes(w.rss) + '</td><td>' + (w.cpu == null ? '-' : Math.round(100 * w.cpu) + '%') + '</td><td>' + w.processing + '</td><td>' + w.held + '</td></tr>').join('');
+    '</td><td>' + bytes(w.rss) + '</td><td>' + (w.cpu == null ? '-' : Math.round(100 * w.cpu) + '%') + '</td><td>' + w.processing + '</td><td>' + w.held + '</td><td>' + bytes(w.transferBytes) + '</td></tr>').join('');
   $('events').innerHTML = s.events.slice().reverse().map((e) => '<div><span class="muted">' + new Date(e.at).toLocaleTimeString() + '</span> ' + esc(e.text) + '</div>').join('');
   bars = bars.concat(s.bars).filter((b) => b.end > s.at - WINDOW_MS);
   window.dashboard.bars += s.bars.length;
+  window.dashboard.transfers += s.bars.filter((b) => b.lane < 0).length;
   $('dropped').textContent = s.barsDropped ? '(' + s.barsDropped + ' more tasks this second not drawn)' : '';
   for (const h of s.history) { times.push(h.at / 1000); rates.push(h.done); }
   if (times.length > 300) { times.splice(0, times.length - 300); rates.splice(0, rates.length - 300); }
@@ -102,7 +103,8 @@ function drawStream(now) {
   g.clearRect(0, 0, c.width, c.height);
   for (const b of bars) {
     const y = rows.indexOf(b.worker + '/' + b.lane) * h;
-    g.fillStyle = b.erred ? '#e63946' : colour(b.prefix);
+    // Transfers (data fetched from another worker) get their own row per worker, in orange.
+    g.fillStyle = b.erred ? '#e63946' : b.lane < 0 ? '#f4a261' : colour(b.prefix);
     g.fillRect(x(b.start), y + 1, Math.max(1, x(b.end) - x(b.start)), h - 2);
   }
 }

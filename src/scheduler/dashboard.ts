@@ -14,11 +14,23 @@ export interface DashboardSource {
     byPrefix: ReadonlyMap<string, Record<string, number>>;
     totals: { forgotten: number; computeSeconds: number };
   };
-  /** CPU (fraction of a core) and resident memory a worker last reported. */
-  workerStats(id: string): { cpu: number; rss: number } | undefined;
+  /** What a worker last reported in its heartbeat. */
+  workerStats(id: string): WorkerStats | undefined;
 }
 
-/** One task's run on a worker thread, for the task stream (times in ms since the epoch). */
+export interface WorkerStats {
+  /** Fraction of one core since its previous heartbeat. */
+  cpu: number;
+  /** Resident memory (bytes). */
+  rss: number;
+  /** Bytes fetched from other workers since it started. */
+  transferBytes: number;
+}
+
+/**
+ * One task's run on a worker thread, or one fetch of data from another worker (lane -1, prefix
+ * 'transfer'), for the task stream (times in ms since the epoch).
+ */
 export interface Bar {
   worker: string;
   lane: number;
@@ -26,6 +38,7 @@ export interface Bar {
   start: number;
   end: number;
   erred: boolean;
+  bytes?: number;
 }
 
 const PUSH_MS = 1000;
@@ -79,6 +92,28 @@ export class Dashboard {
     });
   }
 
+  /** Fetches a worker reported: start, end and bytes of each, flat. */
+  transfers(worker: string, flat: readonly number[]): void {
+    const name = this.source.core.workers.get(worker)?.info.name ?? worker;
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      if (this.bars.length >= MAX_BARS) {
+        this.barsDropped += 1;
+        continue;
+      }
+      const [start, end, bytes] = [flat[i], flat[i + 1], flat[i + 2]];
+      if (!(end >= start)) continue;
+      this.bars.push({
+        worker: name,
+        lane: -1,
+        prefix: 'transfer',
+        start,
+        end,
+        erred: false,
+        bytes,
+      });
+    }
+  }
+
   /** A line for "last events": workers and clients joining and leaving, errors. */
   event(text: string, now = Date.now()): void {
     this.events.push({ at: now, text });
@@ -111,6 +146,7 @@ export class Dashboard {
         processing: w.processing.size,
         held: w.has.size,
         retiring: w.retiring,
+        transferBytes: st?.transferBytes ?? 0,
       };
     });
     const memory = workers.reduce((a, w) => a + w.memory, 0);

@@ -8,6 +8,8 @@ import type { WorkerState } from './types';
  * `mpi_cluster_scheduler_workers`), so Grafana boards made for Dask adapt by the prefix.
  */
 export interface MetricsSource {
+  /** Bytes each worker fetched from others since it started (from its heartbeats). */
+  transferBytes(id: string): number;
   core: {
     workers: ReadonlyMap<string, WorkerState>;
     clients: ReadonlyMap<string, unknown>;
@@ -113,6 +115,18 @@ export class SchedulerMetrics {
         for (const w of core().workers.values()) {
           this.set({ worker: w.info.name, state: 'processing' }, w.processing.size);
           this.set({ worker: w.info.name, state: 'memory' }, w.has.size);
+        }
+      },
+    });
+    new Counter({
+      name: `${PREFIX}worker_transfer_incoming_bytes_total`,
+      help: 'Bytes each worker fetched from other workers since it started',
+      labelNames: ['worker'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const w of core().workers.values()) {
+          this.inc({ worker: w.info.name }, source.transferBytes(w.id));
         }
       },
     });

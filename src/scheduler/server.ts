@@ -30,7 +30,7 @@ import { sameOrNew } from '../protocol/schema';
 import { SchedulerCore } from './core';
 import { SchedulerHttp, parseDashboardAddress, type DashboardAddress } from './http';
 import { SchedulerMetrics } from './metrics';
-import { Dashboard } from './dashboard';
+import { Dashboard, type WorkerStats } from './dashboard';
 import type { SchedulerAction, SchedulerConfig, SchedulerEvent } from './types';
 
 export interface SchedulerOptions extends Partial<SchedulerConfig> {
@@ -112,7 +112,7 @@ export class Scheduler {
   private metrics: SchedulerMetrics | null = null;
   private dashboard: Dashboard | null = null;
   /** CPU and resident memory each worker last reported in its heartbeat. */
-  private readonly stats = new Map<string, { cpu: number; rss: number }>();
+  private readonly stats = new Map<string, WorkerStats>();
   /** Resolves once the scheduler has shut down (by a client's request or `close()`). */
   readonly closed = new Promise<void>((r) => (this.resolveClosed = r));
 
@@ -468,8 +468,13 @@ export class Scheduler {
           return;
         case 'heartbeat':
           if (op.cpu !== undefined && op.rss !== undefined) {
-            this.stats.set(peer, { cpu: op.cpu, rss: op.rss });
+            this.stats.set(peer, {
+              cpu: op.cpu,
+              rss: op.rss,
+              transferBytes: op.transferBytes ?? 0,
+            });
           }
+          if (op.xfer && op.xfer.length > 0) this.dashboard?.transfers(peer, op.xfer);
           this.outbox.post(peer, { t: 'heartbeat' });
           return;
         case 'retire':
@@ -653,7 +658,10 @@ export class Scheduler {
 
   /** A dashboard that cannot start is a warning, not a scheduler that does not start. */
   private async startHttp(at: { host: string; port: number }): Promise<void> {
-    const metrics = new SchedulerMetrics(this);
+    const metrics = new SchedulerMetrics({
+      core: this.core,
+      transferBytes: (id) => this.stats.get(id)?.transferBytes ?? 0,
+    });
     const dashboard = new Dashboard({
       core: this.core,
       workerStats: (id) => this.stats.get(id),
@@ -662,7 +670,10 @@ export class Scheduler {
       this.http = await SchedulerHttp.start(at, metrics, dashboard);
       this.metrics = metrics;
       this.dashboard = dashboard;
-      log.info(`scheduler: dashboard at ${this.http.dashboardLink}`);
+      // Without the token: logs end up in batch output files others may read.
+      log.info(
+        `scheduler: dashboard at ${this.http.url}/status (its link with the token: client.dashboardLink)`,
+      );
     } catch (err) {
       metrics.close();
       dashboard.close();

@@ -31,6 +31,8 @@ const INLINE_LIMIT = 16 * 1024;
 const FETCH_TIMEOUT = 30_000;
 /** A worker that hears nothing from its scheduler this long after starting says why, once (s). */
 const UNREACHABLE_NOTICE_S = 5;
+/** Fetches reported per heartbeat (start, end, bytes each); more are counted, not listed. */
+const MAX_TRANSFERS_PER_BEAT = 200;
 /** How long a worker whose lifetime is up waits for the scheduler to let it go (s). */
 const LIFETIME_GRACE_S = 30;
 
@@ -78,6 +80,9 @@ export class Worker {
   private lifetimeTimers: NodeJS.Timeout[] = [];
   private lastHeard = Date.now();
   private isRegistered = false;
+  /** Bytes fetched from other workers since start, and the fetches since the last heartbeat. */
+  private transferBytes = 0;
+  private transfers: number[] = [];
   private lastCpu = process.cpuUsage();
   private lastBeat = performance.now();
   private toldUnreachable = false;
@@ -165,6 +170,12 @@ export class Worker {
     this.lifetimeTimers.push(retire);
   }
 
+  /** A fetch from another worker, for the dashboard's task stream and the transfer metrics. */
+  private noteTransfer(start: number, end: number, bytes: number): void {
+    this.transferBytes += bytes;
+    if (this.transfers.length < MAX_TRANSFERS_PER_BEAT * 3) this.transfers.push(start, end, bytes);
+  }
+
   /** Says, once, why nothing is heard: the address tried and this host's interfaces (the usual cause). */
   private noticeUnreachable(silent: number): void {
     if (this.isRegistered || this.toldUnreachable || silent < UNREACHABLE_NOTICE_S) return;
@@ -202,7 +213,15 @@ export class Worker {
     const cpu = now > this.lastBeat ? busy / 1000 / (now - this.lastBeat) : 0;
     this.lastCpu = usage;
     this.lastBeat = now;
-    this.schedOut.post('', { t: 'heartbeat', cpu, rss: process.memoryUsage.rss() });
+    const xfer = this.transfers;
+    this.transfers = [];
+    this.schedOut.post('', {
+      t: 'heartbeat',
+      cpu,
+      rss: process.memoryUsage.rss(),
+      transferBytes: this.transferBytes,
+      xfer,
+    });
   }
 
   /**
@@ -291,12 +310,18 @@ export class Worker {
   private async fetch(holder: string, keys: string[]): Promise<void> {
     try {
       const op = { t: 'get-data' as const, req: 0, keys };
+      const start = Date.now();
       const envs = await this.peers.request(holder, op, [], FETCH_TIMEOUT);
       const got = [];
+      let bytes = 0;
       for (const e of envs) {
-        if (e.op.t === 'data')
-          got.push({ key: e.op.key, value: e.frames, nbytes: packedBytes(e.frames) });
+        if (e.op.t === 'data') {
+          const nbytes = packedBytes(e.frames);
+          bytes += nbytes;
+          got.push({ key: e.op.key, value: e.frames, nbytes });
+        }
       }
+      this.noteTransfer(start, Date.now(), bytes);
       this.feed([{ type: 'fetch-done', holder, keys, got, now: Date.now() }]);
     } catch (err) {
       const reason = (err as Error).message;

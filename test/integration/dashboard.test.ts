@@ -74,6 +74,15 @@ if (!CHROMIUM) {
       return n;
     });
     expect(painted).toBeGreaterThan(100);
+    // One task over every result: it fetches those held by the other worker, a transfer row.
+    const sum = shared.client.submit((xs: number[]) => xs.reduce((a, b) => a + b, 0), fs_);
+    expect(await sum.result()).toBe((n * (n - 1)) / 2);
+    await page.waitForFunction(
+      () => (window as unknown as { dashboard: { transfers: number } }).dashboard.transfers > 0,
+      null,
+      { timeout: 30_000 },
+    );
+    sum.release();
     expect(await workerIds()).toHaveLength(2);
     expect(await page.textContent('#summary')).toContain('2 workers, 1 clients');
     await page.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -64,6 +64,24 @@ test('metrics in Prometheus text format agree with schedulerInfo()', async () =>
   expect(
     value((await scrape()).mpi_cluster_scheduler_tick_duration_maximum_seconds),
   ).toBeGreaterThanOrEqual(0);
+  // A task over results held on both workers fetches the other's: bytes transferred, reported
+  // in the workers' next heartbeats.
+  const names = Object.values((await shared.client.schedulerInfo()).workers).map((w) => w.name);
+  const parts = [1, 2, 3, 4, 5, 6, 7, 8].map((x) =>
+    shared.client.submitWith({ workers: [names[x % 2]] }, (y: number) => y, x),
+  );
+  const sum = shared.client.submit((v: number[]) => v.reduce((a, b) => a + b, 0), parts);
+  expect(await sum.result()).toBe(36);
+  const transferred = async () =>
+    (await scrape()).mpi_cluster_worker_transfer_incoming_bytes_total.metrics.reduce(
+      (a, x) => a + Number(x.value),
+      0,
+    );
+  for (const t = Date.now(); (await transferred()) === 0;) {
+    if (Date.now() - t > 10_000) throw new Error('no transfer bytes reported within 10 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const f of [...parts, sum]) f.release();
 });
 
 test('/metrics needs the token (in the link or as a bearer); /health does not', async () => {

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, LocalCluster } from '../../src';
 import { DIST, runCli, startCli } from '../helpers/cluster';
+import { KEYS_ENV, makeKeys } from '../../src/net/security';
 import type * as PoolModule from '../../src/worker/pool';
 import type * as ProtocolModule from '../../src/protocol';
 
@@ -162,6 +163,24 @@ test('a worker whose --scheduler-file never appears exits non-zero after --death
   expect(r.code).not.toBe(0);
   expect(r.stderr).toMatch(/\[ERR_TIMEOUT\].*never\.json after 2 s \(--death-timeout\)/);
   expect(r.stderr).not.toMatch(/\n\s+at /);
+});
+
+test('a worker that hears nothing from its scheduler says so within seconds: the address and its interfaces', async () => {
+  // A port nobody serves (the handshake never completes), as from a compute node that cannot
+  // reach the login node's address.
+  const keys = JSON.stringify(makeKeys());
+  const w = startCli('cli/worker.js', ['tcp://127.0.0.1:9', '--death-timeout', '60'], {
+    [KEYS_ENV]: keys,
+  });
+  try {
+    await w.line(
+      /warn: worker \S+ on \S+: no answer from scheduler tcp:\/\/127\.0\.0\.1:9 after \d+ s; interfaces here: .*lo 127\.0\.0\.1.*--death-timeout/,
+      20_000,
+    );
+  } finally {
+    w.child.kill('SIGTERM');
+    await w.exited;
+  }
 });
 
 test('a worker logs at info when it registers and when it closes, with the reason', async () => {

@@ -16,7 +16,10 @@ test('with 1,000,000 tasks in flight and 256 workers a snapshot stays small and 
       now: 0,
     })),
   );
-  const dashboard = new Dashboard({ core, workerStats: () => ({ cpu: 0.5, rss: 1e8 }) });
+  const dashboard = new Dashboard({
+    core,
+    workerStats: () => ({ cpu: 0.5, rss: 1e8, transferBytes: 0 }),
+  });
   try {
     const sizes: number[] = [];
     for (const total of [10_000, 1_000_000]) {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { adaptBounds, adaptTarget } from '../../src/jobqueue/adapt';
+import { adaptBounds, adaptTarget, jobsToSubmit } from '../../src/jobqueue/adapt';
 import { parseBytes, parseWalltime, resolveJobOptions } from '../../src/jobqueue/options';
 import { jobOfWorker, renderJobScript, workerName } from '../../src/jobqueue/script';
 
@@ -224,5 +224,13 @@ describe('adapt', () => {
     expect(seen).toEqual([4, 4, 1]);
     // A busy look in between starts the count again.
     expect(adaptTarget({ ...load, jobs: 4, unfinished: 16 }, b, 2)).toEqual({ jobs: 4, below: 0 });
+  });
+
+  test('never more jobs waiting in the queue than maximumPendingJobs', () => {
+    expect(jobsToSubmit(20, 0, 0, 5)).toBe(5); // 20 wanted, 5 may wait
+    expect(jobsToSubmit(20, 5, 5, 5)).toBe(0); // five wait already
+    expect(jobsToSubmit(20, 8, 2, 5)).toBe(3); // six run, two wait
+    expect(jobsToSubmit(3, 4, 0, Infinity)).toBe(0); // above the target: nothing
+    expect(jobsToSubmit(4, 1, 1, Infinity)).toBe(3);
   });
 });
