@@ -28,6 +28,10 @@ import {
  * stacks, and releases go through one worklist, so the call stack stays the same depth for a
  * 100,000-long chain as for one task.
  */
+/** Task kinds counted apart at once (the dashboard's rows); more share OTHER_KIND. */
+const MAX_KINDS = 1000;
+const OTHER_KIND = 'other';
+
 export class SchedulerCore<P> {
   readonly tasks = new Map<string, TaskState<P>>();
   readonly workers = new Map<string, WorkerState>();
@@ -804,15 +808,23 @@ export class SchedulerCore<P> {
 
   /** The shared counts of a key's kind (one object per kind, not per task). */
   private tallyOf(key: string): Record<string, number> {
-    const prefix = keyPrefix(key);
+    const prefix = this.kindOf(key);
     let t = this.byPrefix.get(prefix);
     if (!t) this.byPrefix.set(prefix, (t = {}));
     return t;
   }
 
+  /** A key's kind; beyond MAX_KINDS kinds at once the rest share one, so counts stay bounded. */
+  private kindOf(key: string): string {
+    const prefix = keyPrefix(key);
+    return this.byPrefix.has(prefix) || this.byPrefix.size < MAX_KINDS ? prefix : OTHER_KIND;
+  }
+
   private untally(ts: TaskState<P>): void {
     ts.tally[ts.state] -= 1;
-    if (Object.values(ts.tally).every((n) => n === 0)) this.byPrefix.delete(keyPrefix(ts.key));
+    if (Object.values(ts.tally).every((n) => n === 0)) {
+      for (const [p, t] of this.byPrefix) if (t === ts.tally) this.byPrefix.delete(p);
+    }
   }
 
   private illegal(key: string, from: Transition['from'], to: Transition['to']): never {
@@ -847,13 +859,13 @@ export class SchedulerCore<P> {
     validateState(this.tasks, this.workers);
     // The tallies kept as tasks move agree with a count from scratch.
     const fresh = new Map<string, Record<string, number>>();
+    const nameOf = new Map([...this.byPrefix].map(([p, t]) => [t, p]));
     for (const ts of this.tasks.values()) {
-      const p = keyPrefix(ts.key);
+      const p = nameOf.get(ts.tally);
+      if (p === undefined) throw new InvariantError(`task ${ts.key}: its kind's counts are gone`);
       const c = fresh.get(p) ?? {};
       c[ts.state] = (c[ts.state] ?? 0) + 1;
       fresh.set(p, c);
-      if (ts.tally !== this.byPrefix.get(p))
-        throw new InvariantError(`task ${ts.key}: tally is not its kind's`);
     }
     const kept = new Map<string, Record<string, number>>();
     for (const [p, c] of this.byPrefix) {

@@ -1,5 +1,6 @@
 import { SchedulerCore } from '../../src/scheduler';
 import { Dashboard } from '../../src/scheduler/dashboard';
+import { keyPrefix } from '../../src/util/key-prefix';
 import { task, worker, type P } from '../helpers/core';
 
 /**
@@ -55,3 +56,34 @@ test('with 1,000,000 tasks in flight and 256 workers a snapshot stays small and 
     dashboard.close();
   }
 }, 120_000);
+
+test("a key's kind is the words before its id, as Dask splits keys; all id is 'data'", () => {
+  expect(keyPrefix(`square-${'9f2c'.repeat(6)}`)).toBe('square');
+  expect(keyPrefix('task-1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed')).toBe('task');
+  expect(keyPrefix('load-17')).toBe('load');
+  expect(keyPrefix(`inc-0000abcd-${'0'.repeat(24)}`)).toBe('inc');
+  expect(keyPrefix('hello-world-1')).toBe('hello-world');
+  expect(keyPrefix('read_csv-3')).toBe('read_csv');
+  expect(keyPrefix('ae05086432ca935f')).toBe('data');
+  expect(keyPrefix('x')).toBe('x');
+});
+
+test('counts by kind stay bounded: beyond 1,000 kinds at once the rest share "other"', () => {
+  const core = new SchedulerCore<P>({});
+  core.handle({ type: 'client-join', client: 'c', now: 0 });
+  core.handle({
+    type: 'submit',
+    client: 'c',
+    tasks: Array.from({ length: 2500 }, (_, i) => task(`kind${i}-1`)),
+  });
+  expect(core.byPrefix.size).toBe(1001);
+  expect(core.byPrefix.get('other')).toEqual({ released: 0, waiting: 0, queued: 1500 });
+  core.validateState();
+  core.handle({
+    type: 'release',
+    client: 'c',
+    keys: Array.from({ length: 2500 }, (_, i) => `kind${i}-1`),
+  });
+  expect(core.byPrefix.size).toBe(0);
+  core.validateState();
+});
