@@ -63,6 +63,34 @@ const PATH_HINT: Record<SystemName, string> = {
   sge: "; is SGE's qsub first on PATH (PBS's has the same name) and SGE_ROOT/SGE_CELL set?",
 };
 
+/**
+ * submit, cancel and cancelNow from a system's commands: `submit` runs `submitArgs` and reads the
+ * id from its output with `idOf` (null: not an id, the submission failed).
+ */
+function commands(
+  name: SystemName,
+  submitCmd: string,
+  submitArgs: (script: string) => string[],
+  idOf: (stdout: string) => string | null,
+  cancelCmd: string,
+): Pick<BatchSystem, 'name' | 'submit' | 'cancel' | 'cancelNow'> {
+  return {
+    name,
+    async submit(script, env, cwd) {
+      const r = await run(submitCmd, submitArgs(script), env, cwd);
+      const id = r.code === 0 ? idOf(r.stdout.trim()) : null;
+      if (id === null) throw failed(`${submitCmd} ${script}`, r, PATH_HINT[name]);
+      return id;
+    },
+    async cancel(ids, env) {
+      if (ids.length) await run(cancelCmd, ids, env);
+    },
+    cancelNow(ids, env) {
+      if (ids.length) spawnSync(cancelCmd, ids, { env, timeout: 10_000 });
+    },
+  };
+}
+
 const SLURM_STATES: Record<string, JobState> = {
   PENDING: 'pending',
   CONFIGURING: 'pending',
@@ -77,19 +105,16 @@ const SLURM_STATES: Record<string, JobState> = {
 };
 
 const slurm: BatchSystem = {
-  name: 'slurm',
-  async submit(script, env, cwd) {
-    const r = await run('sbatch', ['--parsable', script], env, cwd);
-    const id = r.stdout.trim().split(';')[0];
-    if (r.code !== 0 || !/^\d+$/.test(id)) throw failed(`sbatch ${script}`, r, PATH_HINT.slurm);
-    return id;
-  },
-  async cancel(ids, env) {
-    if (ids.length) await run('scancel', ids, env);
-  },
-  cancelNow(ids, env) {
-    if (ids.length) spawnSync('scancel', ids, { env, timeout: 10_000 });
-  },
+  ...commands(
+    'slurm',
+    'sbatch',
+    (script) => ['--parsable', script],
+    (out) => {
+      const id = out.split(';')[0];
+      return /^\d+$/.test(id) ? id : null;
+    },
+    'scancel',
+  ),
   async status(ids, env) {
     const out = new Map<string, BatchStatus>();
     if (!ids.length) return out;
@@ -152,20 +177,13 @@ function pbsStatus(j: PbsJob): BatchStatus {
 }
 
 const pbs: BatchSystem = {
-  name: 'pbs',
-  async submit(script, env, cwd) {
-    const r = await run('qsub', [script], env, cwd);
-    const id = r.stdout.trim();
-    if (r.code !== 0 || !/^\d+(\[\])?\.\S+$/.test(id))
-      throw failed(`qsub ${script}`, r, PATH_HINT.pbs);
-    return id;
-  },
-  async cancel(ids, env) {
-    if (ids.length) await run('qdel', ids, env);
-  },
-  cancelNow(ids, env) {
-    if (ids.length) spawnSync('qdel', ids, { env, timeout: 10_000 });
-  },
+  ...commands(
+    'pbs',
+    'qsub',
+    (script) => [script],
+    (out) => (/^\d+(\[\])?\.\S+$/.test(out) ? out : null),
+    'qdel',
+  ),
   /**
    * OpenPBS 23.06 prints only the first of several ids in `qstat -f -F json ID ID`: the live jobs
    * are read in one call without ids, each ended one by itself with -x (once: it stays ended).
@@ -185,19 +203,16 @@ const pbs: BatchSystem = {
 
 /** `qstat -xml` lists the user's live jobs; ended ones are read from accounting (qacct). */
 const sge: BatchSystem = {
-  name: 'sge',
-  async submit(script, env, cwd) {
-    const r = await run('qsub', ['-terse', script], env, cwd);
-    const id = r.stdout.trim().split('.')[0];
-    if (r.code !== 0 || !/^\d+$/.test(id)) throw failed(`qsub ${script}`, r, PATH_HINT.sge);
-    return id;
-  },
-  async cancel(ids, env) {
-    if (ids.length) await run('qdel', ids, env);
-  },
-  cancelNow(ids, env) {
-    if (ids.length) spawnSync('qdel', ids, { env, timeout: 10_000 });
-  },
+  ...commands(
+    'sge',
+    'qsub',
+    (script) => ['-terse', script],
+    (out) => {
+      const id = out.split('.')[0];
+      return /^\d+$/.test(id) ? id : null;
+    },
+    'qdel',
+  ),
   async status(ids, env) {
     const out = new Map<string, BatchStatus>();
     if (!ids.length) return out;

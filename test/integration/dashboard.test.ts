@@ -31,6 +31,16 @@ if (!CHROMIUM) {
     await browser?.close();
   });
 
+  /** Pixels the task-stream canvas has drawn (non-transparent). */
+  const paintedPixels = (p: Page) =>
+    p.$eval('#stream', (c) => {
+      const canvas = c as HTMLCanvasElement;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+      return n;
+    });
+
   const workerIds = () =>
     page.$$eval('#workers tr', (rows) => rows.map((r) => r.getAttribute('data-worker')));
 
@@ -66,13 +76,7 @@ if (!CHROMIUM) {
         timeout: 30_000,
       },
     );
-    const painted = await page.$eval('#stream', (c) => {
-      const canvas = c as HTMLCanvasElement;
-      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-      let n = 0;
-      for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
-      return n;
-    });
+    const painted = await paintedPixels(page);
     expect(painted).toBeGreaterThan(100);
     // One task over every result: it fetches those held by the other worker, a transfer row.
     const sum = shared.client.submit((xs: number[]) => xs.reduce((a, b) => a + b, 0), fs_);
@@ -150,13 +154,7 @@ if (!CHROMIUM) {
       n,
       { timeout: 10_000 },
     );
-    const painted = await offline.$eval('#stream', (c) => {
-      const canvas = c as HTMLCanvasElement;
-      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-      let k = 0;
-      for (let i = 3; i < data.length; i += 4) if (data[i] > 0) k++;
-      return k;
-    });
+    const painted = await paintedPixels(offline);
     expect(painted).toBeGreaterThan(100);
     await offline.close();
     fs.rmSync(file);

@@ -18,7 +18,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Lab, LabSpec, TESTBED, describeLab, run, skipReason, until } from '../slurm/lab';
+import {
+  Lab,
+  LabSpec,
+  TESTBED,
+  describeLab,
+  liveProcesses,
+  run,
+  skipReason,
+  until,
+} from '../slurm/lab';
 
 export type BedKind = 'slurm' | 'pbs' | 'sge';
 
@@ -129,23 +138,9 @@ function pathWith(first: string[]): string {
   return [...new Set([...dirs, '/usr/sbin', '/sbin'].filter((d) => d !== ''))].join(path.delimiter);
 }
 
-/** Live processes (not this one, not zombies) whose environment or command line matches. */
+/** Live processes whose environment or command line matches, as leftovers() lists them. */
 function processes(match: (env: string, cmdline: string) => boolean): string[] {
-  const out: string[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z') continue;
-      const env = fs.readFileSync(`/proc/${d}/environ`, 'utf8');
-      const cmdline = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      if (!match(env, cmdline)) continue;
-      out.push(`process ${d} ${fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim()}`);
-    } catch {
-      // gone, or a kernel thread
-    }
-  }
-  return out;
+  return liveProcesses(match).map((p) => `process ${p.pid} ${p.comm}`);
 }
 
 function tail(file: string, lines = 25): string {

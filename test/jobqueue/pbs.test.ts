@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import { run } from '../slurm/lab';
 import type { Bed } from './beds';
+import { GADI } from '../fixtures/tutorials';
 import { jobQueueSuite } from './suite';
 
-const TUTORIAL_NODE = '/apps/node/bin/node';
+const TUTORIAL_NODE = GADI.node!;
 
 /**
  * PBSCluster against OpenPBS 23.06 (scripts/testbed/pbs): one emulated host in a network
@@ -15,21 +16,8 @@ jobQueueSuite({
   // pbs_mom polls every 1-3 s here: a 5 s walltime ends after about 7.5 s (pbs/README).
   shortWalltime: '00:00:40',
   walltimeWaitMs: 90_000,
-  tutorial: (bed) => ({
-    // The Gadi tutorial's call, as given; the bed only adds where its scheduler listens.
-    walltime: '00:20:00',
-    cores: 48,
-    memory: '192GB',
-    shebang: '#!/usr/bin/env bash',
-    jobExtraDirectives: ['-q normal', '-P vp91', '-l ncpus=48', '-l mem=192GB'],
-    localDirectory: '$TMPDIR',
-    jobDirectivesSkip: ['select'],
-    interface: 'ib0',
-    jobScriptPrologue: ['module load nodejs/20'],
-    node: TUTORIAL_NODE,
-    env: bed.env,
-    schedulerOptions: { host: bed.schedulerHost },
-  }),
+  // The Gadi tutorial's call, as given; the bed only adds where its scheduler listens.
+  tutorial: (bed) => ({ ...GADI, env: bed.env, schedulerOptions: { host: bed.schedulerHost } }),
   // Gadi has a queue "normal" and Node at /apps/node/bin/node; the bed gets both for the test.
   prepareTutorial: async (bed: Bed) => {
     const env = { ...process.env, ...bed.env };

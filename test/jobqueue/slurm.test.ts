@@ -1,3 +1,4 @@
+import { LEONARDO } from '../fixtures/tutorials';
 import { jobQueueSuite } from './suite';
 
 /**
@@ -11,16 +12,6 @@ jobQueueSuite({
   // Slurm counts --time in whole minutes and enforces it on a timer: 1-2 minutes.
   shortWalltime: '00:01:00',
   walltimeWaitMs: 150_000,
-  tutorial: (bed) => ({
-    // The Leonardo tutorial's call, as given; the bed only adds where its scheduler listens.
-    cores: 1,
-    processes: 1,
-    memory: '16GB',
-    account: 'cin_staff',
-    walltime: '00:30:00',
-    interface: 'ib0',
-    jobExtraDirectives: ['--tasks-per-node=1'],
-    env: bed.env,
-    schedulerOptions: { host: bed.schedulerHost },
-  }),
+  // The Leonardo tutorial's call, as given; the bed only adds where its scheduler listens.
+  tutorial: (bed) => ({ ...LEONARDO, env: bed.env, schedulerOptions: { host: bed.schedulerHost } }),
 });

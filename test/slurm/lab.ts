@@ -98,6 +98,27 @@ export function run(
   });
 }
 
+/** Live processes (not this one, not zombies) whose environment and command line `match`. */
+export function liveProcesses(
+  match: (env: string, cmdline: string) => boolean,
+): { pid: number; comm: string }[] {
+  const out: { pid: number; comm: string }[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z') continue;
+      const env = fs.readFileSync(`/proc/${d}/environ`, 'utf8');
+      const cmdline = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (!match(env, cmdline)) continue;
+      out.push({ pid: Number(d), comm: fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() });
+    } catch {
+      // gone, or a kernel thread
+    }
+  }
+  return out;
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `probe` until it returns a value (not undefined) or `timeoutMs` passes. */
@@ -185,25 +206,12 @@ export class Lab {
 
   /** Live processes whose environment belongs to this lab (and passes `filter`). */
   processes(filter: (env: string) => boolean): { pid: number; comm: string }[] {
-    const out: { pid: number; comm: string }[] = [];
-    for (const d of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-      try {
-        const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-        if (stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z') continue;
-        const env = fs.readFileSync(`/proc/${d}/environ`, 'utf8');
-        if (
-          !env.includes(`SLURM_CONF=${this.env.SLURM_CONF}\0`) &&
-          !env.includes(`LAB=${this.dir}\0`)
-        )
-          continue;
-        if (!filter(env)) continue;
-        out.push({ pid: Number(d), comm: fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() });
-      } catch {
-        // gone, or a kernel thread
-      }
-    }
-    return out;
+    return liveProcesses(
+      (env) =>
+        (env.includes(`SLURM_CONF=${this.env.SLURM_CONF}\0`) ||
+          env.includes(`LAB=${this.dir}\0`)) &&
+        filter(env),
+    );
   }
 
   /** Processes of one job's steps (not the daemons). */

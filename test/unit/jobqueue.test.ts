@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { adaptBounds, adaptTarget, jobsToSubmit } from '../../src/jobqueue/adapt';
 import { parseBytes, parseWalltime, resolveJobOptions } from '../../src/jobqueue/options';
 import { jobOfWorker, renderJobScript, workerName } from '../../src/jobqueue/script';
+import { GADI, LEONARDO } from '../fixtures/tutorials';
 
 const paths = {
   schedulerFile: '/home/u/.mpi-cluster/c/scheduler.json',
@@ -68,15 +69,7 @@ describe('job-queue options', () => {
 
 describe('job scripts', () => {
   test('the Leonardo SLURMCluster call of the tutorial', () => {
-    const o = resolveJobOptions('slurm', {
-      cores: 1,
-      processes: 1,
-      memory: '16GB',
-      account: 'cin_staff',
-      walltime: '00:30:00',
-      interface: 'ib0',
-      jobExtraDirectives: ['--tasks-per-node=1'],
-    });
+    const o = resolveJobOptions('slurm', LEONARDO);
     const script = renderJobScript(o, paths);
     expect(directives(script, '#SBATCH')).toEqual([
       '#SBATCH -J mpi-worker',
@@ -99,18 +92,7 @@ describe('job scripts', () => {
   });
 
   test('the Gadi PBSCluster call of the tutorial: select skipped, extra directives as given', () => {
-    const o = resolveJobOptions('pbs', {
-      walltime: '00:20:00',
-      cores: 48,
-      memory: '192GB',
-      shebang: '#!/usr/bin/env bash',
-      jobExtraDirectives: ['-q normal', '-P vp91', '-l ncpus=48', '-l mem=192GB'],
-      localDirectory: '$TMPDIR',
-      jobDirectivesSkip: ['select'],
-      interface: 'ib0',
-      jobScriptPrologue: ['module load nodejs/20'],
-      node: '/apps/node/bin/node',
-    });
+    const o = resolveJobOptions('pbs', GADI);
     const script = renderJobScript(o, paths);
     expect(directives(script, '#PBS')).toEqual([
       '#PBS -N mpi-worker',
