@@ -56,7 +56,7 @@ Examples:
             : (resolveSecurity(undefined, 'scheduler', o.schedulerFile ? 'plain' : 'refuse') ??
               undefined);
           delete process.env[KEYS_ENV];
-          const s = await Scheduler.start({
+          const starting = Scheduler.start({
             schedulerFile: o.schedulerFile,
             interface: o.interface,
             host: o.host,
@@ -66,11 +66,18 @@ Examples:
             security,
             dashboardAddress: o.dashboard ? o.dashboardAddress : false,
           });
-          // Handlers first: whoever reads the line below may signal at once.
+          // Handlers before the first await: the start logs its address (at info) before it
+          // resolves, and whoever reads that may signal at once; such a stop waits for the start.
+          let started: Scheduler | null = null;
           onSignals(
-            () => s.close('scheduler stopped by signal'),
-            () => s.removeFile(),
+            async () => {
+              const sched = await starting.catch(() => null);
+              if (sched) await sched.close('scheduler stopped by signal');
+            },
+            () => started?.removeFile(),
           );
+          const s = await starting;
+          started = s;
           process.stdout.write(`scheduler at ${s.address}\n`);
           // Batch output files are often readable by others: the link is printed without its
           // token (which is in the scheduler file, and in every client's metricsLink).
