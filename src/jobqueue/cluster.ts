@@ -110,6 +110,8 @@ export class JobQueueCluster {
   private timer: NodeJS.Timeout;
   private queue: Promise<void> = Promise.resolve();
   private queued = false;
+  /** What the last step failed on (a batch command that failed), for scale() to throw. */
+  private stepError: Error | null = null;
   private closing: Promise<void> | null = null;
   private readonly env: NodeJS.ProcessEnv;
   private readonly stopCancelOnExit: () => void;
@@ -216,6 +218,8 @@ export class JobQueueCluster {
     this.targetJobs = typeof n === 'number' ? Math.ceil(n / this.o.processes) : jobs;
     this.failedStarts = 0;
     await this.kick();
+    // A submission that failed (sbatch missing, a directive refused) is the caller's error.
+    if (this.stepError) throw this.stepError;
   }
 
   /** Scales with the load, within bounds; whole jobs at a time. `scale()` stops it. */
@@ -308,7 +312,9 @@ export class JobQueueCluster {
       if (this.closing) return;
       try {
         await this.step();
+        this.stepError = null;
       } catch (err) {
+        this.stepError = err as Error;
         log.warnOften('jobqueue-step', `${this.name}: ${(err as Error).message}`);
       }
     });
