@@ -848,9 +848,12 @@ export class SchedulerCore<P> {
     return this.log.story(key);
   }
 
+  /** Tasks by state, from the counts kept by kind: as many steps as kinds, not tasks. */
   counts(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const ts of this.tasks.values()) out[ts.state] = (out[ts.state] ?? 0) + 1;
+    for (const t of this.byPrefix.values()) {
+      for (const [state, n] of Object.entries(t)) if (n !== 0) out[state] = (out[state] ?? 0) + n;
+    }
     return out;
   }
 
