@@ -28,7 +28,8 @@ export type ErrorCode =
   | 'ERR_SECURITY'
   | 'ERR_BOOTSTRAP'
   | 'ERR_BATCH'
-  | 'ERR_JOB_FAILED';
+  | 'ERR_JOB_FAILED'
+  | 'ERR_NO_GPU';
 
 export class ClusterError extends Error {
   readonly code: ErrorCode;

@@ -11,7 +11,12 @@ export type {
   TaskOptions,
 } from './client';
 export { connect, type ConnectTarget } from './connect';
-export { LocalCluster, type LocalClusterOptions } from './cluster';
+export {
+  LocalCluster,
+  LocalCUDACluster,
+  type LocalClusterOptions,
+  type LocalCUDAClusterOptions,
+} from './cluster';
 export {
   JobQueueCluster,
   SLURMCluster,

@@ -1,4 +1,5 @@
 export { LocalCluster, type LocalClusterOptions } from './local';
+export { LocalCUDACluster, type LocalCUDAClusterOptions } from './cuda';
 export {
   readSchedulerFile,
   writeSchedulerFile,

@@ -36,6 +36,13 @@ const KNOWN = [
   'dashboardAddress',
 ];
 
+/** Per worker slot: its name, extra environment and the resources it offers (GPU workers). */
+export type WorkerSetup = (index: number) => {
+  name: string;
+  env: Record<string, string>;
+  resources?: Record<string, number>;
+};
+
 /** A worker that dies this many times within RESTART_WINDOW_MS of its start is not restarted. */
 const MAX_QUICK_DEATHS = 3;
 const RESTART_WINDOW_MS = 10_000;
@@ -62,6 +69,7 @@ export class LocalCluster {
   private constructor(
     readonly scheduler: Scheduler,
     private readonly options: LocalClusterOptions & { nWorkers: number; threadsPerWorker: number },
+    private readonly setup: WorkerSetup,
   ) {}
 
   get address(): string {
@@ -73,7 +81,12 @@ export class LocalCluster {
     return this.scheduler.keys;
   }
 
-  static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+  static start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+    return LocalCluster.startWith(options, (i) => ({ name: `local-${i}`, env: {} }));
+  }
+
+  /** @internal LocalCUDACluster: the same, each worker set up by `setup`. */
+  static async startWith(options: LocalClusterOptions, setup: WorkerSetup): Promise<LocalCluster> {
     for (const k of Object.keys(options)) {
       if (!KNOWN.includes(k))
         throw new OptionError(`unknown LocalCluster option "${k}"; known: ${KNOWN.join(', ')}`);
@@ -101,7 +114,7 @@ export class LocalCluster {
       security: options.security,
       dashboardAddress: options.dashboardAddress,
     });
-    const cluster = new LocalCluster(scheduler, { ...options, nWorkers, threadsPerWorker });
+    const cluster = new LocalCluster(scheduler, { ...options, nWorkers, threadsPerWorker }, setup);
     try {
       await cluster.scale(nWorkers, options.timeout ?? 30_000);
     } catch (err) {
@@ -158,14 +171,23 @@ export class LocalCluster {
 
   private spawnWorker(i: number, quickDeaths: number): void {
     const o = this.options;
+    const own = this.setup(i);
     const args = [
       distFile('cli', 'worker.js'),
       this.address,
       '--nthreads',
       String(o.threadsPerWorker),
       '--name',
-      `local-${i}`,
+      own.name,
     ];
+    if (own.resources) {
+      args.push(
+        '--resources',
+        Object.entries(own.resources)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      );
+    }
     if (o.memoryLimit !== undefined) args.push('--memory-limit', String(o.memoryLimit));
     if (o.interface) args.push('--interface', o.interface);
     else args.push('--host', '127.0.0.1');
@@ -176,7 +198,11 @@ export class LocalCluster {
     // The keys go through the environment, never the command line (which `ps` shows).
     const keys = this.scheduler.keys;
     if (!keys) args.push('--no-security');
-    const env = keys ? { ...process.env, [KEYS_ENV]: JSON.stringify(keys) } : process.env;
+    const env = {
+      ...process.env,
+      ...own.env,
+      ...(keys ? { [KEYS_ENV]: JSON.stringify(keys) } : {}),
+    };
     const child = spawn(process.execPath, [...nodeArgs, ...args], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env,
@@ -192,11 +218,11 @@ export class LocalCluster {
       const quick = Date.now() - slot.started < RESTART_WINDOW_MS ? slot.quickDeaths + 1 : 0;
       if (quick >= MAX_QUICK_DEATHS) {
         log.error(
-          `LocalCluster: worker local-${i} died ${quick} times within ${RESTART_WINDOW_MS / 1000} s of starting (last: ${why}); not restarting it`,
+          `LocalCluster: worker ${own.name} died ${quick} times within ${RESTART_WINDOW_MS / 1000} s of starting (last: ${why}); not restarting it`,
         );
         return;
       }
-      log.warn(`LocalCluster: worker local-${i} ${why}; restarting it`);
+      log.warn(`LocalCluster: worker ${own.name} ${why}; restarting it`);
       this.spawnWorker(i, quick);
     });
   }

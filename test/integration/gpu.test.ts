@@ -1,0 +1,76 @@
+import { Client, LocalCUDACluster } from '../../src';
+import { rotated, visibleGpus } from '../../src/cluster/gpus';
+
+/**
+ * GPU workers without a GPU: the device list is given, each worker reports the
+ * CUDA_VISIBLE_DEVICES it sees. (On a machine with NVIDIA GPUs, nvidia-smi finds them.)
+ */
+test('one worker per GPU, its own device first, named after it, offering { GPU: 1 }', async () => {
+  const cluster = await LocalCUDACluster.start({
+    cudaVisibleDevices: '2,5',
+    dashboardAddress: false,
+  });
+  const client = await Client.connect(cluster);
+  try {
+    const workers = Object.values((await client.schedulerInfo()).workers);
+    expect(workers.map((w) => [w.name, w.resources]).sort()).toEqual([
+      ['gpu-2', { GPU: 1 }],
+      ['gpu-5', { GPU: 1 }],
+    ]);
+    // Tasks that need a GPU, each holding it a moment: both workers take part.
+    const seen = await client.gather(
+      Array.from({ length: 16 }, (_, i) =>
+        client.submitWith(
+          { resources: { GPU: 1 }, pure: false },
+          (_i: number) =>
+            new Promise<string>((r) =>
+              setTimeout(() => r(`${process.env.CUDA_VISIBLE_DEVICES}`), 20),
+            ),
+          i,
+        ),
+      ),
+    );
+    expect(new Set(seen)).toEqual(new Set(['2,5', '5,2']));
+  } finally {
+    await client.close();
+    await cluster.close();
+  }
+}, 60_000);
+
+test('the device list: the option, else CUDA_VISIBLE_DEVICES, else nvidia-smi; none at all is ERR_NO_GPU', () => {
+  expect(visibleGpus([0, 1], {})).toEqual({
+    devices: ['0', '1'],
+    source: 'the cudaVisibleDevices option',
+  });
+  expect(visibleGpus(undefined, { CUDA_VISIBLE_DEVICES: '3, 1' })).toEqual({
+    devices: ['3', '1'],
+    source: 'CUDA_VISIBLE_DEVICES',
+  });
+  expect(() => visibleGpus(undefined, { PATH: '/nonexistent' }, 'nvidia-smi')).toThrow(
+    expect.objectContaining({
+      code: 'ERR_NO_GPU',
+      message: expect.stringMatching(/CUDA_VISIBLE_DEVICES not set, and nvidia-smi is not on PATH/),
+    }),
+  );
+  expect(() =>
+    visibleGpus(undefined, { CUDA_VISIBLE_DEVICES: '-1', PATH: '/nonexistent' }),
+  ).toThrow(/CUDA_VISIBLE_DEVICES is "-1"/);
+  expect(() => visibleGpus('0;1', {})).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+  );
+  expect([0, 1, 2].map((i) => rotated(['a', 'b', 'c'], i))).toEqual(['a,b,c', 'b,c,a', 'c,a,b']);
+});
+
+test('more workers than GPUs, or an unknown option, is refused before anything starts', async () => {
+  await expect(
+    LocalCUDACluster.start({ cudaVisibleDevices: [0], nWorkers: 2 }),
+  ).rejects.toMatchObject({
+    code: 'ERR_INVALID_OPTION',
+    message: expect.stringContaining(
+      'nWorkers 2 is more than the 1 GPU(s) found (0, from the cudaVisibleDevices option)',
+    ),
+  });
+  await expect(LocalCUDACluster.start({ gpus: 2 } as never)).rejects.toThrow(
+    /unknown LocalCUDACluster option "gpus"/,
+  );
+});
