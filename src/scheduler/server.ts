@@ -106,7 +106,7 @@ export class Scheduler {
   private readonly toldUnknown = new Lru<string, true>(FN_CACHE_SIZE);
   private retireWaiters: { ids: Set<string>; resolve: () => void }[] = [];
   private closing = false;
-  private workerWaiters: { n: number; resolve: () => void }[] = [];
+  private workerWaiters: { n: number; resolve: () => void; cancel: (why: string) => void }[] = [];
   private resolveClosed!: () => void;
   private http: SchedulerHttp | null = null;
   private metrics: SchedulerMetrics | null = null;
@@ -549,7 +549,16 @@ export class Scheduler {
         clearTimeout(timer);
         resolve();
       };
-      this.workerWaiters.push({ n, resolve: done });
+      // A close ends the wait (and its timer, which would keep the process alive).
+      const cancel = (why: string) => {
+        clearTimeout(timer);
+        reject(
+          Object.assign(new Error(`${why} while waiting for ${n} workers`), {
+            code: 'ERR_SCHEDULER_GONE',
+          }),
+        );
+      };
+      this.workerWaiters.push({ n, resolve: done, cancel });
     });
   }
 
@@ -708,6 +717,8 @@ export class Scheduler {
     this.closing = true;
     clearInterval(this.ticker);
     clearInterval(this.prober);
+    for (const w of this.workerWaiters) w.cancel(`scheduler closed (${reason})`);
+    this.workerWaiters = [];
     for (const id of this.peers.keys()) this.outbox.post(id, { t: 'closing', reason });
     // Sent is not received: the socket stays open until every worker has said goodbye (so each
     // got the notice and leaves now, not after its death timeout), for CLOSE_DRAIN_MS at most.
