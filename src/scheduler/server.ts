@@ -52,8 +52,8 @@ export interface SchedulerOptions extends Partial<SchedulerConfig> {
   /** How often the core's clock ticks (ms). */
   tickInterval?: number;
   /**
-   * The HTTP server for /metrics and /health: ':8787' (Dask's port, on the scheduler's host; a
-   * free one if it is taken), 'host:port', a port, or false for none.
+   * The HTTP server for the dashboard, /metrics and /health: ':8787' (Dask's port, on the
+   * scheduler's host; a free one if it is taken), 'host:port', a port, or false for none.
    */
   dashboardAddress?: DashboardAddress;
   /**
@@ -111,7 +111,7 @@ export class Scheduler {
   private http: SchedulerHttp | null = null;
   private metrics: SchedulerMetrics | null = null;
   private dashboard: Dashboard | null = null;
-  /** CPU and resident memory each worker last reported in its heartbeat. */
+  /** CPU, resident memory and bytes fetched that each worker last reported in its heartbeat. */
   private readonly stats = new Map<string, WorkerStats>();
   /** Resolves once the scheduler has shut down (by a client's request or `close()`). */
   readonly closed = new Promise<void>((r) => (this.resolveClosed = r));
@@ -174,6 +174,9 @@ export class Scheduler {
       } catch (err) {
         socket.close();
         unsecure();
+        s.metrics?.close();
+        s.dashboard?.close();
+        await s.http?.close();
         throw err;
       }
     }
