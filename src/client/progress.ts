@@ -1,6 +1,6 @@
 import { OptionError } from '../errors';
 import { keyPrefix } from '../util/key-prefix';
-import type { Future } from './future';
+import { Future } from './future';
 
 export interface ProgressOptions {
   /** Where it draws. Default: process.stderr. */
@@ -31,7 +31,7 @@ function groups(futures: Futures): Group[] {
     g.pending.push(f);
   };
   if (Array.isArray(futures)) for (const f of futures) add(null, f);
-  else if (isFuture(futures)) add(null, futures);
+  else if (futures instanceof Future) add(null, futures);
   else if (futures && typeof futures === 'object') {
     for (const [name, v] of Object.entries(futures))
       for (const f of Array.isArray(v) ? v : [v]) add(name, f);
@@ -40,10 +40,6 @@ function groups(futures: Futures): Group[] {
       'progress(futures): give a Future, an array of them, or { name: futures }',
     );
   return [...byName.values()];
-}
-
-function isFuture(x: unknown): x is Future<unknown> {
-  return typeof x === 'object' && x !== null && 'key' in x && 'status' in x && 'result' in x;
 }
 
 /** Counts what settled since the last look; true once every future has. */

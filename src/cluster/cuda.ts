@@ -1,35 +1,15 @@
 import { OptionError } from '../errors';
 import { log } from '../log';
 import { rotated, visibleGpus } from './gpus';
-import { LocalCluster } from './local';
+import { LOCAL_CLUSTER_OPTIONS, LocalCluster, type LocalClusterOptions } from './local';
 
-export interface LocalCUDAClusterOptions {
+/** LocalCluster's options (`nWorkers` at most one per GPU) and the GPUs to use. */
+export interface LocalCUDAClusterOptions extends LocalClusterOptions {
   /** The GPUs to use, e.g. '0,1' or [0, 1]. Default: CUDA_VISIBLE_DEVICES, else `nvidia-smi -L`. */
   cudaVisibleDevices?: string | (string | number)[];
-  /** Worker processes, one per GPU: at most as many as GPUs. Default: one per GPU. */
-  nWorkers?: number;
-  /** Threads per worker. Default 1. */
-  threadsPerWorker?: number;
-  /** Host memory limit per worker: 'auto' | bytes | '16GB' | fraction. */
-  memoryLimit?: number | string;
-  interface?: string;
-  localDirectory?: string;
-  timeout?: number;
-  security?: false;
-  dashboardAddress?: string | number | false;
 }
 
-const KNOWN = [
-  'cudaVisibleDevices',
-  'nWorkers',
-  'threadsPerWorker',
-  'memoryLimit',
-  'interface',
-  'localDirectory',
-  'timeout',
-  'security',
-  'dashboardAddress',
-];
+const KNOWN = ['cudaVisibleDevices', ...LOCAL_CLUSTER_OPTIONS];
 
 /**
  * A LocalCluster with one worker per GPU, as dask-cuda's LocalCUDACluster: worker i sees

@@ -25,7 +25,8 @@ export interface LocalClusterOptions {
   dashboardAddress?: string | number | false;
 }
 
-const KNOWN = [
+/** Every LocalCluster option (LocalCUDACluster takes them too). */
+export const LOCAL_CLUSTER_OPTIONS = [
   'nWorkers',
   'threadsPerWorker',
   'memoryLimit',
@@ -88,8 +89,10 @@ export class LocalCluster {
   /** @internal LocalCUDACluster: the same, each worker set up by `setup`. */
   static async startWith(options: LocalClusterOptions, setup: WorkerSetup): Promise<LocalCluster> {
     for (const k of Object.keys(options)) {
-      if (!KNOWN.includes(k))
-        throw new OptionError(`unknown LocalCluster option "${k}"; known: ${KNOWN.join(', ')}`);
+      if (!LOCAL_CLUSTER_OPTIONS.includes(k))
+        throw new OptionError(
+          `unknown LocalCluster option "${k}"; known: ${LOCAL_CLUSTER_OPTIONS.join(', ')}`,
+        );
     }
     const nWorkers = options.nWorkers ?? os.availableParallelism();
     const threadsPerWorker = options.threadsPerWorker ?? 1;

@@ -12,6 +12,7 @@ export interface DashboardSource {
     workers: ReadonlyMap<string, WorkerState>;
     clients: ReadonlyMap<string, unknown>;
     byPrefix: ReadonlyMap<string, Record<string, number>>;
+    counts(): Record<string, number>;
     totals: { forgotten: number; computeSeconds: number };
   };
   /** What a worker last reported in its heartbeat. */
@@ -127,11 +128,8 @@ export class Dashboard {
   /** What one push carries. */
   snapshot(now = Date.now()): object {
     const core = this.source.core;
-    const states: Record<string, number> = {};
-    const progress = [...core.byPrefix].map(([prefix, c]) => {
-      for (const [s, n] of Object.entries(c)) states[s] = (states[s] ?? 0) + n;
-      return { prefix, ...c };
-    });
+    const states = core.counts();
+    const progress = [...core.byPrefix].map(([prefix, c]) => ({ prefix, ...c }));
     const workers = [...core.workers.values()].map((w) => {
       const st = this.source.workerStats(w.id);
       return {
