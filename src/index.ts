@@ -35,4 +35,12 @@ export { Scheduler, type SchedulerOptions } from './scheduler';
 export { Worker, type WorkerOptions } from './worker';
 export { ClusterError, OptionError, type ErrorCode } from './errors';
 export type { SchedulerInfo, WorkerInfo } from './protocol';
-export { initialize, sendCloseSignal, type InitializeOptions } from './bootstrap';
+export {
+  initialize,
+  execute,
+  sendCloseSignal,
+  placement,
+  type InitializeOptions,
+  type Placement,
+  type PlacementOptions,
+} from './bootstrap';

@@ -26,6 +26,10 @@ export const log = {
   setPrefix(p: string): void {
     prefix = p;
   },
+  /** The level in force, for a child process to log as this one does. */
+  levelName(): Level {
+    return (Object.keys(LEVELS) as Level[]).find((l) => LEVELS[l] === level) ?? fallback;
+  },
   refresh(): void {
     level = current();
   },

@@ -10,16 +10,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { initialize, type InitializeOptions } from './bootstrap';
-import { decodeJoin, encodeJoin } from './bootstrap/initialize';
-import type { Security } from './net/security';
+import { workerSetup } from './bootstrap/initialize';
+import { describePlacement, placement } from './bootstrap/placement';
+import { hostsOf, startRank } from './bootstrap/rank';
+import type { Join } from './bootstrap/roles';
 import { intOption, fail, onSignals, positiveNumber } from './cli/common';
 import { readSchedulerFile } from './cluster/scheduler-file';
 import { ClusterError, OptionError } from './errors';
 import { log } from './log';
 import * as mpi from './mpi';
-import { hostFor } from './net';
-import { Scheduler } from './scheduler/server';
-import { Worker } from './worker';
 
 interface Opts {
   schedulerFile?: string;
@@ -32,6 +31,14 @@ interface Opts {
   timeout: number;
   /** commander's --no-security: false when given. */
   security: boolean;
+  schedulerRank?: number;
+  clientRank?: number;
+  inclusiveWorkers?: boolean;
+  schedulerPort?: number;
+  gpus?: boolean;
+  /** commander's --no-dashboard: false when given. */
+  dashboard: boolean;
+  dashboardAddress?: string;
 }
 
 const nativeImport = new Function('url', 'return import(url)') as (url: string) => Promise<unknown>;
@@ -40,9 +47,9 @@ function memory(v?: string): number | string | undefined {
   return v === undefined ? undefined : /^[0-9.]+$/.test(v) ? Number(v) : v;
 }
 
-/** The MPI way: rank 1 runs the user's script; initialize() there returns the same client. */
-async function runScript(script: string, args: string[], o: Opts): Promise<void> {
-  const init: InitializeOptions = {
+/** The options of initialize() that the flags give, in both modes. */
+function initOptions(o: Opts): InitializeOptions {
+  return {
     interface: o.interface,
     nthreads: o.nthreads,
     memoryLimit: memory(o.memoryLimit),
@@ -50,8 +57,18 @@ async function runScript(script: string, args: string[], o: Opts): Promise<void>
     name: o.name,
     timeout: o.timeout * 1000,
     security: o.security ? undefined : false,
+    schedulerRank: o.schedulerRank,
+    clientRank: o.clientRank,
+    exclusiveWorkers: o.inclusiveWorkers ? false : undefined,
+    schedulerPort: o.schedulerPort,
+    gpus: o.gpus,
+    dashboardAddress: o.dashboard ? o.dashboardAddress : false,
   };
-  const client = await initialize(init);
+}
+
+/** The MPI way: the client's rank runs the user's script; initialize() there returns the same client. */
+async function runScript(script: string, args: string[], o: Opts): Promise<void> {
+  const client = await initialize(initOptions(o));
   if (!client) return;
   const file = path.resolve(script);
   process.argv = [process.argv[0], file, ...args];
@@ -64,74 +81,73 @@ async function runScript(script: string, args: string[], o: Opts): Promise<void>
   });
 }
 
-/** Scheduler-file mode: rank 0 scheduler (writes F), all other ranks workers. */
+/**
+ * Scheduler-file mode: the scheduler's rank (0 unless --scheduler-rank) writes F, the other ranks
+ * (and it too, with --inclusive-workers) are workers; with --no-scheduler every rank is a worker
+ * of the cluster F names.
+ */
 async function runFileMode(o: Opts): Promise<void> {
   mpi.init();
   const comm = mpi.world();
-  const hosts = (await comm.allgather(Buffer.from(os.hostname()))).map((b) => b.toString());
-  const host = o.interface
-    ? undefined
-    : hosts.every((h) => h === hosts[0])
-      ? '127.0.0.1'
-      : hostFor({});
   const file = o.schedulerFile!;
-  let address: string;
-  let security: Security;
   const abort = (err: unknown): never =>
     comm.abort(
       1,
       `mpi-init: rank ${comm.rank} on ${os.hostname()}: [${(err as { code?: string }).code ?? 'ERR_BOOTSTRAP'}] ${(err as Error).message}`,
     );
-  if (o.scheduler) {
-    if (comm.rank === 0) {
-      const s = await Scheduler.start({
+  const init = initOptions(o);
+  const { hosts, host } = await hostsOf(comm, o.interface);
+  // Workers of a scheduler outside this job take its address and keys from the file.
+  const outside = o.scheduler
+    ? undefined
+    : await readSchedulerFile(file, { timeout: o.timeout * 1000 })
+        .then((f): Join => ({ address: f.address, security: (o.security && f.keys) || false }))
+        .catch(abort);
+  const plan = placement(
+    comm.size,
+    { schedulerRank: o.schedulerRank, exclusiveWorkers: init.exclusiveWorkers },
+    o.scheduler ? 'file' : 'workers',
+  );
+  if (comm.rank === plan.schedulerRank) log.info(`mpi-init: ranks ${describePlacement(plan)}`);
+  const rank = await startRank(
+    {
+      comm,
+      plan,
+      scheduler: {
         interface: o.interface,
         host,
+        port: init.schedulerPort,
         schedulerFile: file,
-        security: o.security ? undefined : false,
-      }).catch(abort);
-      await comm.bcast(encodeJoin(s), 0);
-      onSignals(
-        () => s.close('scheduler stopped by signal'),
-        () => s.removeFile(),
-      );
-      process.stdout.write(`scheduler at ${s.address}, file ${file}\n`);
-      await s.closed;
-      mpi.finalize();
-      process.exit(0);
-    }
-    // Workers take the address and keys from rank 0 over MPI, never from a file an earlier run
-    // left.
-    ({ address, security } = decodeJoin(await comm.bcast(null, 0)));
-  } else {
-    const f = await readSchedulerFile(file, { timeout: o.timeout * 1000 }).catch(abort);
-    address = f.address;
-    security = !o.security ? false : (f.keys ?? false);
-  }
-  const w = await Worker.start({
-    scheduler: address,
-    interface: o.interface,
-    host,
-    nthreads: o.nthreads,
-    memoryLimit: memory(o.memoryLimit),
-    localDirectory: o.localDirectory,
-    name: `${o.name ?? ''}${comm.rank}`,
-    security,
-  }).catch(abort);
-  onSignals(() => w.close('stopped by signal'));
+        security: init.security,
+        dashboardAddress: init.dashboardAddress,
+      },
+      worker: { ...workerSetup(init), host },
+      namePrefix: o.name ?? '',
+      gpus: o.gpus ?? false,
+      outside,
+    },
+    hosts,
+  ).catch(abort);
+  const started = rank.started!;
+  onSignals(
+    () => started.close('stopped by signal'),
+    () => started.scheduler?.removeFile(),
+  );
+  if (started.scheduler) process.stdout.write(`scheduler at ${rank.join.address}, file ${file}\n`);
+  const worker = started.worker;
   const registered = await Promise.race([
-    w.registered.then(() => true),
+    worker ? worker.registered.then(() => true) : true,
     new Promise<boolean>((r) => setTimeout(() => r(false), o.timeout * 1000).unref()),
   ]);
   if (!registered) {
     abort(
       new ClusterError(
         'ERR_SCHEDULER_GONE',
-        `the scheduler at ${address} (from ${file}) did not answer within ${o.timeout} s: is the file stale, from a scheduler that has exited?`,
+        `the scheduler at ${rank.join.address} (from ${file}) did not answer within ${o.timeout} s: is the file stale, from a scheduler that has exited?`,
       ),
     );
   }
-  await w.closed;
+  await started.closed;
   mpi.finalize();
   process.exit(0);
 }
@@ -158,6 +174,34 @@ export function mpiInitCommand(): Command {
       '--no-security',
       'no CurveZMQ: anyone who reaches the ports can run code as you (by default rank 0 makes keys and sends them over MPI)',
     )
+    .option(
+      '--scheduler-rank <rank>',
+      'the rank that runs the scheduler (default 0)',
+      intOption('--scheduler-rank', 0),
+    )
+    .option(
+      '--client-rank <rank>',
+      "the rank that runs the script (default 1; may be the scheduler's)",
+      intOption('--client-rank', 0),
+    )
+    .option(
+      '--inclusive-workers',
+      "the scheduler's and the client's ranks run a worker too (no rank without one)",
+    )
+    .option(
+      '--scheduler-port <port>',
+      "the scheduler's port, for sites that open one (default: any free port)",
+      intOption('--scheduler-port', 1, 65535),
+    )
+    .option(
+      '--gpus',
+      'pin each worker rank to one GPU by its node-local rank and offer the resource GPU=1',
+    )
+    .option(
+      '--dashboard-address <address>',
+      "the scheduler's dashboard and /metrics: :8787 (default, else the next free port) or host:port",
+    )
+    .option('--no-dashboard', 'no HTTP server on the scheduler')
     .addOption(
       new Option('--timeout <seconds>', 'wait this long for workers / the scheduler')
         .argParser(positiveNumber('--timeout'))
@@ -172,6 +216,16 @@ Examples:
   $ mpirun -np 6 node dist/mpi-init.js --nthreads 2 my-analysis.js input.csv
   $ srun node dist/mpi-init.js --scheduler-file ~/sched.json --interface ib0
   $ srun node dist/mpi-init.js --scheduler-file ~/sched.json --no-scheduler
+  $ mpirun -np 4 node dist/mpi-init.js --inclusive-workers --gpus train.js
+  $ srun node dist/mpi-init.js --scheduler-rank 0 --client-rank 0 --scheduler-port 8786 run.js
+
+Rank layouts (S scheduler, C client, W worker), for 4 ranks:
+  default                          0:S    1:C    2:W  3:W
+  --inclusive-workers              0:S+W  1:C+W  2:W  3:W
+  --client-rank 0                  0:S+C  1:W    2:W  3:W
+  --client-rank 0 --inclusive-workers   0:S+C+W  1:W  2:W  3:W
+With --inclusive-workers a 1- or 2-rank job is a cluster too. On the client's rank the
+scheduler and the worker run in a child process of the rank, ended with it.
 
 On several nodes under Slurm 22.05, \`export SLURM_PMIX_FENCE=ring\` before srun: its default
 PMIx fence is no barrier across nodes, and MPI_Init can then crash (docs/slurm.md).`,

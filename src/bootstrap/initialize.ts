@@ -1,15 +1,15 @@
-import { log } from '../log';
-import { parseKeys, type ClusterKeys, type Security } from '../net/security';
 import * as os from 'node:os';
 import { Client } from '../client/client';
 import { ClusterError, OptionError } from '../errors';
+import { log } from '../log';
 import * as mpi from '../mpi';
 import type { Communicator } from '../mpi';
-import { hostFor } from '../net';
-import { Scheduler } from '../scheduler/server';
-import { Worker, type WorkerOptions } from '../worker';
+import type { DashboardAddress } from '../scheduler/http';
+import type { WorkerOptions } from '../worker';
+import { describePlacement, placement, type PlacementOptions } from './placement';
+import { hostsOf, startRank } from './rank';
 
-export interface InitializeOptions {
+export interface InitializeOptions extends PlacementOptions {
   /** Network interface for all cluster traffic, e.g. 'ib0'. Default: the host's primary address. */
   interface?: string;
   /** Threads (concurrent tasks) per worker rank. Default 1. */
@@ -23,12 +23,22 @@ export interface InitializeOptions {
   comm?: Communicator;
   /** true (default): scheduler and worker ranks exit when the cluster shuts down. */
   exit?: boolean;
-  /** How long rank 1 waits for every worker to register (ms). Default 60000. */
+  /** How long the client's rank waits for every worker to register (ms). Default 60000. */
   timeout?: number;
   /** Worker name prefix; names are PREFIX + rank (default: the rank alone, as dask-mpi). */
   name?: string;
-  /** false: no CurveZMQ (a warning says so). Default: rank 0 makes keys and sends them over MPI. */
+  /** false: no CurveZMQ (a warning says so). Default: the scheduler's rank makes keys and sends them over MPI. */
   security?: false;
+  /** The scheduler's port, for sites that open one. Default: any free port. */
+  schedulerPort?: number;
+  /** The scheduler's dashboard and /metrics: ':8787' (default, else the next free port), 'host:port', or false. */
+  dashboardAddress?: DashboardAddress;
+  /**
+   * Pin each worker rank to one GPU by its node-local rank (OMPI_COMM_WORLD_LOCAL_RANK,
+   * MPI_LOCALRANKID, SLURM_LOCALID), honouring a CUDA_VISIBLE_DEVICES the launcher set, and offer
+   * { GPU: 1 }.
+   */
+  gpus?: boolean;
 }
 
 const KNOWN = [
@@ -42,23 +52,56 @@ const KNOWN = [
   'timeout',
   'name',
   'security',
+  'schedulerPort',
+  'dashboardAddress',
+  'gpus',
+  'schedulerRank',
+  'clientRank',
+  'exclusiveWorkers',
 ];
 
 let started: Promise<Client | null> | null = null;
 let theClient: Client | null = null;
+/** On the client's rank: shuts the cluster down and waits for this rank's own roles to stop. */
+let ending: Promise<void> | null = null;
+let end: (() => Promise<void>) | null = null;
 
-function check(o: InitializeOptions): void {
+/** Checks initialize()'s (and execute()'s) options; unknown ones are refused with the known. */
+export function checkInitializeOptions(o: InitializeOptions, extra: string[] = []): void {
   if (typeof o !== 'object' || o === null)
     throw new OptionError('initialize(options): options must be an object');
   for (const k of Object.keys(o)) {
-    if (!KNOWN.includes(k))
-      throw new OptionError(`unknown initialize option "${k}"; known: ${KNOWN.join(', ')}`);
+    if (!KNOWN.includes(k) && !extra.includes(k))
+      throw new OptionError(
+        `unknown initialize option "${k}"; known: ${[...KNOWN, ...extra].join(', ')}`,
+      );
   }
   if (o.timeout !== undefined && !(typeof o.timeout === 'number' && o.timeout > 0)) {
     throw new OptionError(`timeout must be a positive number of ms, got ${o.timeout}`);
   }
   if (o.exit !== undefined && typeof o.exit !== 'boolean')
     throw new OptionError('exit must be true or false');
+  if (o.gpus !== undefined && typeof o.gpus !== 'boolean')
+    throw new OptionError('gpus must be true or false');
+  const port = o.schedulerPort;
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
+    throw new OptionError(
+      `schedulerPort must be a port from 1 to 65535, got ${JSON.stringify(port)}`,
+    );
+  }
+}
+
+/** The options every worker rank gets (besides its scheduler, name and keys). */
+export function workerSetup(
+  o: InitializeOptions,
+): Omit<WorkerOptions, 'scheduler' | 'name' | 'security'> {
+  return {
+    ...o.workerOptions,
+    interface: o.interface,
+    nthreads: o.nthreads ?? o.workerOptions?.nthreads,
+    memoryLimit: o.memoryLimit ?? o.workerOptions?.memoryLimit,
+    localDirectory: o.localDirectory ?? o.workerOptions?.localDirectory,
+  };
 }
 
 /** Ends the job on a bootstrap failure: one clear line, then MPI_Abort, so no rank can hang. */
@@ -71,14 +114,15 @@ function abortJob(comm: Communicator, err: unknown): never {
 }
 
 /**
- * Turns an MPI job into a cluster, as `dask_mpi.initialize`: rank 0 runs the scheduler, rank 1
- * returns here with a connected client once every worker has registered, ranks >= 2 run workers.
- * On ranks 0 and >= 2 the promise never resolves (the process exits when the cluster shuts down)
- * unless `exit: false`, where it resolves to null once the cluster is down. When rank 1's script
- * ends, the cluster shuts down and every rank exits with MPI finalized.
+ * Turns an MPI job into a cluster, as `dask_mpi.initialize`: by default rank 0 runs the scheduler,
+ * rank 1 returns here with a connected client once every worker has registered, ranks >= 2 run
+ * workers; `schedulerRank`, `clientRank` and `exclusiveWorkers: false` place them otherwise
+ * (placement.ts). On ranks without the client the promise never resolves (the process exits when
+ * the cluster shuts down) unless `exit: false`, where it resolves to null once the cluster is down.
+ * When the client's script ends, the cluster shuts down and every rank exits with MPI finalized.
  */
 export function initialize(options: InitializeOptions = {}): Promise<Client | null> {
-  check(options);
+  checkInitializeOptions(options);
   started ??= run(options);
   return started;
 }
@@ -86,94 +130,84 @@ export function initialize(options: InitializeOptions = {}): Promise<Client | nu
 async function run(o: InitializeOptions): Promise<Client | null> {
   mpi.init({ threadLevel: 'funneled' });
   const comm = o.comm ?? mpi.world();
-  if (comm.size < 3) {
-    throw new ClusterError(
-      'ERR_WORLD_TOO_SMALL',
-      `initialize() needs at least 3 MPI ranks (scheduler, client, one worker or more), got ${comm.size}: launch with e.g. mpirun -np 4 or srun -n 4`,
-    );
-  }
+  const plan = placement(comm.size, o);
   const exit = o.exit ?? true;
-  const hosts = (await comm.allgather(Buffer.from(os.hostname()))).map((b) => b.toString());
-  // Without an interface: loopback when the whole job is on one host, else the primary address.
-  const oneHost = hosts.every((h) => h === hosts[0]);
-  const host = o.interface ? undefined : oneHost ? '127.0.0.1' : hostFor({});
-  if (host && !oneHost && comm.rank === 0) {
-    log.info(
-      `initialize: no interface given and the job spans ${new Set(hosts).size} hosts: binding each rank's primary address (rank 0: ${host}); pass { interface: 'ib0' } to choose the network`,
-    );
-  }
+  const timeout = o.timeout ?? 60_000;
+  const { hosts, host } = await hostsOf(comm, o.interface);
+  if (comm.rank === plan.schedulerRank) log.info(`initialize: ranks ${describePlacement(plan)}`);
+  const rank = await startRank(
+    {
+      comm,
+      plan,
+      scheduler: {
+        interface: o.interface,
+        host,
+        port: o.schedulerPort,
+        security: o.security,
+        dashboardAddress: o.dashboardAddress,
+      },
+      worker: { ...workerSetup(o), host },
+      namePrefix: o.name ?? '',
+      gpus: o.gpus ?? false,
+    },
+    hosts,
+  ).catch((err: unknown) => abortJob(comm, err));
 
-  if (comm.rank === 0) {
-    let scheduler: Scheduler;
-    try {
-      scheduler = await Scheduler.start({ interface: o.interface, host, security: o.security });
-    } catch (err) {
-      abortJob(comm, err);
-    }
-    await comm.bcast(encodeJoin(scheduler), 0);
-    await scheduler.closed;
+  if (!rank.roles.includes('client')) {
+    await rank.started!.closed;
     return finish(exit);
   }
-
-  const { address, security } = decodeJoin(await comm.bcast(null, 0));
-  if (comm.rank === 1) {
-    let client: Client;
-    try {
-      client = await Client.open({ address, timeout: o.timeout ?? 60_000, security });
-    } catch (err) {
-      abortJob(comm, err);
-    }
-    const expected = comm.size - 2;
-    try {
-      await client.waitForWorkers(expected, { timeout: o.timeout ?? 60_000 });
-    } catch {
-      const info = await client.schedulerInfo();
-      const seen = new Set(Object.values(info.workers).map((w) => w.name));
-      const missing = hosts
-        .map((h, r) => ({ r, h }))
-        .filter(({ r }) => r >= 2 && !seen.has(workerName(o, r)))
-        .map(({ r, h }) => `rank ${r} on ${h}`);
-      abortJob(
-        comm,
-        new ClusterError(
-          'ERR_TIMEOUT',
-          `only ${seen.size} of ${expected} workers registered within ${(o.timeout ?? 60_000) / 1000} s; never registered: ${missing.join(', ')}`,
-        ),
-      );
-    }
-    theClient = client;
-    // The script ends when nothing is left to do: then the cluster shuts down and every rank exits.
-    let ending = false;
-    process.on('beforeExit', () => {
-      if (ending) return;
-      ending = true;
-      void client.shutdown();
-    });
-    return client;
-  }
-
-  let worker: Worker;
+  let client: Client;
   try {
-    worker = await Worker.start({
-      ...o.workerOptions,
-      scheduler: address,
-      interface: o.interface,
-      host,
-      nthreads: o.nthreads ?? o.workerOptions?.nthreads,
-      memoryLimit: o.memoryLimit ?? o.workerOptions?.memoryLimit,
-      localDirectory: o.localDirectory ?? o.workerOptions?.localDirectory,
-      name: workerName(o, comm.rank),
-      security,
+    client = await Client.open({
+      address: rank.join.address,
+      timeout,
+      security: rank.join.security,
     });
   } catch (err) {
     abortJob(comm, err);
   }
-  await worker.closed;
-  return finish(exit);
+  const expected = plan.workerRanks.length;
+  try {
+    await client.waitForWorkers(expected, { timeout });
+  } catch {
+    const info = await client.schedulerInfo();
+    const seen = new Set(Object.values(info.workers).map((w) => w.name));
+    const missing = plan.workerRanks
+      .filter((r) => !seen.has(`${o.name ?? ''}${r}`))
+      .map((r) => `rank ${r} on ${hosts[r]}`);
+    abortJob(
+      comm,
+      new ClusterError(
+        'ERR_TIMEOUT',
+        `only ${seen.size} of ${expected} workers registered within ${timeout / 1000} s; never registered: ${missing.join(', ')}`,
+      ),
+    );
+  }
+  theClient = client;
+  end = async () => {
+    await client.shutdown();
+    // This rank's own scheduler or worker (a child process) stops with the cluster.
+    await rank.started?.ended();
+  };
+  // The script ends when nothing is left to do: then the cluster shuts down and every rank exits.
+  process.on('beforeExit', () => void endCluster());
+  return client;
 }
 
-function workerName(o: InitializeOptions, rank: number): string {
-  return `${o.name ?? ''}${rank}`;
+/**
+ * @internal On the client's rank: shuts the cluster down and waits for this rank's scheduler or
+ * worker to stop (once, however often it is called: the script's end, execute()).
+ */
+export function endCluster(): Promise<void> {
+  if (!end) {
+    throw new ClusterError(
+      'ERR_BOOTSTRAP',
+      'endCluster() works on the client rank after initialize()',
+    );
+  }
+  ending ??= end();
+  return ending;
 }
 
 /** Scheduler and worker ranks after the cluster is down. */
@@ -192,17 +226,4 @@ export async function sendCloseSignal(): Promise<void> {
     );
   }
   await theClient.shutdown();
-}
-
-/**
- * What rank 0 sends every rank over MPI: the scheduler's address and the cluster's keys (never
- * written to disk).
- */
-export function encodeJoin(s: { address: string; keys: ClusterKeys | null }): Buffer {
-  return Buffer.from(JSON.stringify({ address: s.address, keys: s.keys }));
-}
-
-export function decodeJoin(b: Buffer): { address: string; security: Security } {
-  const j = JSON.parse(b.toString()) as { address: string; keys: unknown };
-  return { address: j.address, security: j.keys ? parseKeys(j.keys, 'the MPI broadcast') : false };
 }

@@ -56,3 +56,37 @@ export function visibleGpus(
 export function rotated(devices: string[], i: number): string {
   return [...devices.slice(i), ...devices.slice(0, i)].join(',');
 }
+
+/** The node-local rank the launcher set: Open MPI, MPICH's Hydra, or Slurm's srun; else null. */
+export function launcherLocalRank(env: NodeJS.ProcessEnv = process.env): number | null {
+  for (const name of ['OMPI_COMM_WORLD_LOCAL_RANK', 'MPI_LOCALRANKID', 'SLURM_LOCALID']) {
+    const v = env[name];
+    if (v !== undefined && /^\d+$/.test(v)) return Number(v);
+  }
+  return null;
+}
+
+/** The GPU of an MPI worker rank, and the CUDA_VISIBLE_DEVICES it runs with. */
+export interface PinnedGpu {
+  device: string;
+  /** How many GPUs the rank could see. */
+  count: number;
+  visible: string;
+  source: string;
+}
+
+/**
+ * Pins an MPI worker rank to one GPU by its node-local rank: the rank's GPU is visible GPU number
+ * (local rank modulo their count), and it comes first in CUDA_VISIBLE_DEVICES. A launcher that
+ * gave the rank one GPU of its own (srun --gpus-per-task=1) is honoured: that GPU it is.
+ */
+export function pinGpu(localRank: number, env: NodeJS.ProcessEnv = process.env): PinnedGpu {
+  const gpus = visibleGpus(undefined, env);
+  const i = localRank % gpus.devices.length;
+  return {
+    device: gpus.devices[i],
+    count: gpus.devices.length,
+    visible: rotated(gpus.devices, i),
+    source: gpus.source,
+  };
+}

@@ -91,7 +91,7 @@ describeFlavours('initialize() and mpi-init', (flavour) => {
     });
     expect(r.code).not.toBe(0);
     if (flavour.forwardsStderrBeforeAbort)
-      expect(r.stderr).toMatch(/ERR_WORLD_TOO_SMALL.*at least 3 MPI ranks/);
+      expect(r.stderr).toMatch(/ERR_WORLD_TOO_SMALL.*launch at least 3 ranks/);
   });
 
   test('a worker rank that dies mid-run ends the job, no hang', async () => {

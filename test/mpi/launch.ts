@@ -168,6 +168,19 @@ export function runMpiCommand(
   return run(flavour.launcher, flavour.args(np, command), cleanEnv(flavour, env), timeoutMs);
 }
 
+/** One launch of several commands, one rank each (MPMD: `cmd1 : cmd2 : ...`). */
+export function runMpmd(
+  flavour: Flavour,
+  commands: string[][],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Run> {
+  const { env = {}, timeoutMs = 60_000 } = options;
+  const [first, ...rest] = commands;
+  const n = flavour.name === 'openmpi' ? '-np' : '-n';
+  const args = [...flavour.args(1, first), ...rest.flatMap((c) => [':', n, '1', ...c])];
+  return run(flavour.launcher, args, cleanEnv(flavour, env), timeoutMs);
+}
+
 /** `node fixtures/<script>` without a launcher (an MPI singleton). */
 export function runNode(
   flavour: Flavour,
