@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { readSchedulerFile, type SchedulerFileContent } from '../cluster/scheduler-file';
+import { pinGpu } from '../cluster/gpus';
+import { log } from '../log';
 import { KEYS_ENV } from '../net/security';
 import { ClusterError, OptionError } from '../errors';
 import { WORKER_DEFAULTS } from '../worker/options';
@@ -18,6 +20,7 @@ interface WorkerCliOptions {
   deathTimeout?: number;
   lifetime?: number;
   resources?: string;
+  gpu?: number;
   /** commander's --no-security: false when given. */
   security: boolean;
 }
@@ -86,6 +89,11 @@ export function workerCommand(): Command {
     )
     .option('--resources <list>', 'resources offered, e.g. GPU=2')
     .option(
+      '--gpu <index>',
+      "run on GPU number INDEX of CUDA_VISIBLE_DEVICES (else of nvidia-smi -L): it comes first in the worker's CUDA_VISIBLE_DEVICES, and the worker offers GPU=1",
+      intOption('--gpu', 0),
+    )
+    .option(
       '--no-security',
       'connect without CurveZMQ (only to a scheduler started with --no-security); by default the keys come from --scheduler-file or MPI_CLUSTER_KEYS',
     )
@@ -94,7 +102,8 @@ export function workerCommand(): Command {
       `
 Examples:
   $ mpi-cluster-worker tcp://10.0.0.5:40123 --nthreads 4 --memory-limit 16GB
-  $ mpi-cluster-worker --scheduler-file ~/sched.json --interface ib0`,
+  $ mpi-cluster-worker --scheduler-file ~/sched.json --interface ib0
+  $ CUDA_VISIBLE_DEVICES=0,1 mpi-cluster-worker --scheduler-file ~/sched.json --gpu 1`,
     )
     .action(async (address: string | undefined, o: WorkerCliOptions) => {
       try {
@@ -119,6 +128,15 @@ Examples:
             : /^[0-9.]+$/.test(o.memoryLimit)
               ? Number(o.memoryLimit)
               : o.memoryLimit;
+        const resources = o.resources ? parseResources(o.resources) : undefined;
+        const gpu = o.gpu === undefined ? null : pinGpu(o.gpu);
+        if (gpu) {
+          // Tasks (threads, and what they spawn) see it too.
+          process.env.CUDA_VISIBLE_DEVICES = gpu.visible;
+          log.info(
+            `worker on GPU ${gpu.device} (CUDA_VISIBLE_DEVICES=${gpu.visible}, from ${gpu.source})`,
+          );
+        }
         const starting = Worker.start({
           scheduler,
           nthreads: o.nthreads,
@@ -129,7 +147,7 @@ Examples:
           name: o.name,
           deathTimeout: o.deathTimeout,
           lifetime: o.lifetime,
-          resources: o.resources ? parseResources(o.resources) : undefined,
+          resources: gpu ? { ...resources, GPU: 1 } : resources,
           security,
         });
         // Handlers before the first await: a signal during the start waits for it, then closes

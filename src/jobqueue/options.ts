@@ -19,8 +19,14 @@ export interface JobQueueOptions {
   cores: number;
   /** Memory per job, e.g. '16GB' (16e9 bytes, as in Dask) or '16GiB'. Required. */
   memory: string | number;
-  /** Worker processes per job; each gets cores / processes threads. Default 1. */
+  /** Worker processes per job; each gets cores / processes threads. Default 1 (with gpus: gpus). */
   processes?: number;
+  /**
+   * GPUs per job: the batch system's directive (Slurm --gres=gpu:N, PBS ngpus=N in the select,
+   * SGE -l gpu=N) and one worker per GPU, each pinned to its own (CUDA_VISIBLE_DEVICES rotated,
+   * its GPU first) and offering { GPU: 1 }.
+   */
+  gpus?: number;
   queue?: string;
   /** Account (Slurm, PBS) or project (SGE) charged. */
   account?: string;
@@ -69,6 +75,7 @@ const COMMON = [
   'cores',
   'memory',
   'processes',
+  'gpus',
   'queue',
   'account',
   'walltime',
@@ -205,7 +212,13 @@ export function resolveJobOptions(system: SystemName, o: JobQueueOptions): Resol
     );
   }
   const cores = positiveInt('cores', o.cores);
-  const processes = positiveInt('processes', o.processes ?? 1);
+  const gpus = o.gpus === undefined ? undefined : positiveInt('gpus', o.gpus);
+  const processes = positiveInt('processes', o.processes ?? gpus ?? 1);
+  if (gpus !== undefined && processes !== gpus) {
+    throw new OptionError(
+      `with gpus: ${gpus} each job runs one worker per GPU: leave out processes (${processes}) or make it ${gpus}`,
+    );
+  }
   if (processes > cores) {
     throw new OptionError(
       `processes (${processes}) cannot exceed cores (${cores}): each worker needs a core`,

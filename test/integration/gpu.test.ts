@@ -74,3 +74,54 @@ test('more workers than GPUs, or an unknown option, is refused before anything s
     /unknown LocalCUDACluster option "gpus"/,
   );
 });
+
+test('mpi-cluster-worker --gpu i (what a job-queue job with gpus runs): GPU i first, { GPU: 1 }', async () => {
+  const { Scheduler } = await import('../../src/scheduler/server');
+  const { startCli } = await import('../helpers/cluster');
+  const { KEYS_ENV } = await import('../../src/net/security');
+  const scheduler = await Scheduler.start({ local: true, dashboardAddress: false });
+  const env = { CUDA_VISIBLE_DEVICES: '2,4,6', [KEYS_ENV]: JSON.stringify(scheduler.keys) };
+  const workers = [0, 2].map((i) =>
+    startCli(
+      'cli/worker.js',
+      [
+        scheduler.address,
+        '--host',
+        '127.0.0.1',
+        '--name',
+        `job-${i}`,
+        '--gpu',
+        String(i),
+        '--resources',
+        'MEM=1',
+      ],
+      env,
+    ),
+  );
+  const client = await Client.connect({ address: scheduler.address, security: scheduler.keys! });
+  try {
+    await client.waitForWorkers(2, 20_000);
+    const info = await client.schedulerInfo();
+    expect(
+      Object.values(info.workers)
+        .map((w) => [w.name, w.resources])
+        .sort(),
+    ).toEqual([
+      ['job-0', { GPU: 1, MEM: 1 }],
+      ['job-2', { GPU: 1, MEM: 1 }],
+    ]);
+    const seen = await client.gather(
+      ['job-0', 'job-2'].map((name) =>
+        client.submitWith(
+          { workers: [name], resources: { GPU: 1 } },
+          () => `${process.env.CUDA_VISIBLE_DEVICES}`,
+        ),
+      ),
+    );
+    expect(seen).toEqual(['2,4,6', '6,2,4']);
+  } finally {
+    await client.close();
+    await scheduler.close();
+    await Promise.all(workers.map((w) => w.exited));
+  }
+}, 60_000);

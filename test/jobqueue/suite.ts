@@ -37,6 +37,12 @@ export interface SuiteSpec {
   tutorial?: (bed: Bed) => JobQueueOptions;
   /** Set-up the tutorial call needs in the bed (a queue it names, ...); undone by the result. */
   prepareTutorial?: (bed: Bed) => Promise<() => Promise<void>>;
+  /**
+   * Makes the bed's node offer GPUs to the batch system (no GPU exists here: the system counts
+   * them, the job's prologue sets the CUDA_VISIBLE_DEVICES a site's GPU binding would); undone by
+   * the result. Only for systems that have GPU resources built in.
+   */
+  prepareGpus?: (bed: Bed) => Promise<() => Promise<void>>;
 }
 
 /** Everything a job-queue test cluster gets from its bed. */
@@ -177,6 +183,46 @@ export function jobQueueSuite(spec: SuiteSpec): void {
       }),
       240_000,
     );
+
+    if (spec.prepareGpus) {
+      test(
+        'gpus: 2 asks the batch system for two GPUs a job; one worker per GPU, its own first, { GPU: 1 }',
+        check(async () => {
+          const undo = await spec.prepareGpus!(bed);
+          try {
+            const c = await start({
+              cores: 2,
+              memory: '2GB',
+              gpus: 2,
+              jobScriptPrologue: ['export CUDA_VISIBLE_DEVICES=0,1'],
+            });
+            await c.scale({ jobs: 1 });
+            await c.waitForWorkers(2, 120_000);
+            client = await Client.connect(c);
+            const workers = Object.values((await client.schedulerInfo()).workers);
+            expect(workers.map((w) => w.resources)).toEqual([{ GPU: 1 }, { GPU: 1 }]);
+            const seen = await client.gather(
+              workers.map((w) =>
+                client!.submitWith(
+                  { workers: [w.name], resources: { GPU: 1 } },
+                  () => `${process.env.CUDA_VISIBLE_DEVICES}`,
+                ),
+              ),
+            );
+            expect(seen.sort()).toEqual(['0,1', '1,0']);
+            const [job] = await c.jobs();
+            expect(job).toMatchObject({ state: 'running' });
+          } finally {
+            await client?.close();
+            client = null;
+            await cluster?.close();
+            cluster = null;
+            await undo();
+          }
+        }),
+        240_000,
+      );
+    }
 
     test(
       'adapt grows under a long map and shrinks to zero when idle, by whole jobs; nothing lost',

@@ -161,6 +161,32 @@ describe('job scripts', () => {
     expectValidShell(script);
   });
 
+  test('gpus: the directive of each system, one worker per GPU, each started with --gpu i', () => {
+    const base = { cores: 4, memory: '8GB', gpus: 2 };
+    const slurm = renderJobScript(resolveJobOptions('slurm', base), paths);
+    expect(directives(slurm, '#SBATCH')).toContain('#SBATCH --gres=gpu:2');
+    const pbs = renderJobScript(resolveJobOptions('pbs', base), paths);
+    expect(directives(pbs, '#PBS')).toContain('#PBS -l select=1:ncpus=4:mem=7630mb:ngpus=2');
+    const sge = renderJobScript(resolveJobOptions('sge', base), paths);
+    expect(directives(sge, '#$')).toContain('#$ -l gpu=2');
+    for (const script of [slurm, pbs, sge]) {
+      expect(script).toContain('for i in $(seq 0 1); do');
+      expect(script).toMatch(/--name "mpi-worker-\$\{\w+\}-\$i" --gpu "\$i" --scheduler-file \S+ --nthreads 2 /);
+      expectValidShell(script);
+    }
+    expect(resolveJobOptions('slurm', base).processes).toBe(2);
+    expect(() => resolveJobOptions('slurm', { ...base, processes: 1 })).toThrow(
+      /one worker per GPU: leave out processes \(1\) or make it 2/,
+    );
+    expect(() => resolveJobOptions('pbs', { ...base, gpus: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+    );
+    // Without gpus nothing about GPUs is written.
+    expect(
+      renderJobScript(resolveJobOptions('slurm', { cores: 1, memory: '1GB' }), paths),
+    ).not.toMatch(/gpu/i);
+  });
+
   test('a worker name leads back to its job, also for PBS ids with dots', () => {
     expect(jobOfWorker('mpi-worker', workerName('mpi-worker', '12.pbshead', 3))).toBe('12.pbshead');
     expect(jobOfWorker('mpi-worker', workerName('mpi-worker', '4711', 0))).toBe('4711');
