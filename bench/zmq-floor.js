@@ -5,10 +5,38 @@ const zmq = require('zeromq');
 
 const CHUNK = 16 * 2 ** 20;
 
+/**
+ * The security mechanism of both ends: 'null' (none), 'curve' (what mpi-cluster uses: keys and
+ * encryption), 'plain' (a user name and password sent in clear, no encryption).
+ */
+const SERVER = {
+  null: () => ({}),
+  curve: (keys) => ({ curveServer: true, curveSecretKey: keys.server.secretKey }),
+  plain: () => ({ plainServer: true }),
+};
+const CLIENT = {
+  null: () => ({}),
+  curve: (keys) => ({
+    curveServerKey: keys.server.publicKey,
+    curvePublicKey: keys.client.publicKey,
+    curveSecretKey: keys.client.secretKey,
+  }),
+  plain: () => ({ plainUsername: 'bench', plainPassword: 'bench' }),
+};
+
+async function admitAll() {
+  const zap = new zmq.Reply();
+  await zap.bind('inproc://zeromq.zap.01');
+  for await (const [version, id] of zap) await zap.send([version, id, '200', 'OK', 'bench', '']);
+}
+
 if (process.argv[2] === 'peer') {
   // Answers 'x' with 'x' and 'big' with the payload, in 16 MiB frames as mpi-cluster sends it.
   (async () => {
-    const r = new zmq.Router();
+    const keys = JSON.parse(process.argv[5]);
+    // PLAIN asks a ZAP handler for each connection: one that admits everyone.
+    if (process.argv[4] === 'plain') void admitAll();
+    const r = new zmq.Router(SERVER[process.argv[4]](keys));
     r.sendHighWaterMark = 0;
     await r.bind('tcp://127.0.0.1:*');
     const bytes = Number(process.argv[3]);
@@ -24,10 +52,14 @@ if (process.argv[2] === 'peer') {
     roundTrips = 2000,
     bytes = 256 * 2 ** 20,
     fetches = 3,
+    mechanism = 'null',
   } = {}) {
-    const child = fork(__filename, ['peer', String(bytes)], { stdio: 'inherit' });
+    const keys = { server: zmq.curveKeyPair(), client: zmq.curveKeyPair() };
+    const child = fork(__filename, ['peer', String(bytes), mechanism, JSON.stringify(keys)], {
+      stdio: 'inherit',
+    });
     const address = await new Promise((r) => child.once('message', r));
-    const d = new zmq.Dealer();
+    const d = new zmq.Dealer(CLIENT[mechanism](keys));
     d.connect(address);
     const lat = [];
     for (let i = 0; i < roundTrips; i++) {

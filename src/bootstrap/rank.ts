@@ -47,7 +47,7 @@ export async function hostsOf(
   const oneHost = hosts.every((h) => h === hosts[0]);
   const host = iface ? undefined : oneHost ? '127.0.0.1' : hostFor({});
   if (host && !oneHost && comm.rank === 0) {
-    log.info(
+    log.warn(
       `no interface given and the job spans ${new Set(hosts).size} hosts: binding each rank's primary address (rank 0: ${host}); pass { interface: 'ib0' } (--interface ib0) to choose the network`,
     );
   }

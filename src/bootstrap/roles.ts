@@ -9,7 +9,7 @@ import { ClusterError } from '../errors';
 import { log } from '../log';
 import { parseKeys, type ClusterKeys, type Security } from '../net/security';
 import { distFile } from '../paths';
-import { Scheduler, type SchedulerOptions } from '../scheduler/server';
+import { FATAL_EXIT_CODE, Scheduler, type SchedulerOptions } from '../scheduler/server';
 import { Worker, type WorkerOptions } from '../worker';
 
 /** What a scheduler's rank tells every rank over MPI: its address and the cluster's keys. */
@@ -48,6 +48,10 @@ export interface Started {
 /** How long a client's rank waits for its role child to end after the shutdown (ms). */
 const CHILD_END_MS = 5000;
 
+function fatalExit(): never {
+  process.exit(FATAL_EXIT_CODE);
+}
+
 function roleNames(spec: RoleSpec): string {
   return [spec.scheduler && 'scheduler', spec.worker && 'worker'].filter(Boolean).join(' and ');
 }
@@ -60,7 +64,8 @@ function joinOf(s: Scheduler): Join {
 export async function startHere(spec: RoleSpec): Promise<Started> {
   let scheduler: Scheduler | undefined;
   let worker: Worker | undefined;
-  if (spec.scheduler) scheduler = await Scheduler.start(spec.scheduler);
+  // A broken invariant (a bug) ends the rank loudly: exit 70, so the launcher ends the job.
+  if (spec.scheduler) scheduler = await Scheduler.start({ ...spec.scheduler, onFatal: fatalExit });
   if (spec.worker) {
     const address = spec.worker.scheduler ?? scheduler?.address;
     if (!address) throw new ClusterError('ERR_BOOTSTRAP', 'a worker role without a scheduler');

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { KEYS_ENV, resolveSecurity } from '../net/security';
 import { log } from '../log';
-import { Scheduler } from '../scheduler/server';
+import { FATAL_EXIT_CODE, Scheduler } from '../scheduler/server';
 import { fail, intOption, onSignals } from './common';
 
 export function schedulerCommand(): Command {
@@ -62,7 +62,7 @@ Examples:
             host: o.host,
             port: o.port,
             workerTtl: o.workerTtl ? o.workerTtl * 1000 : undefined,
-            onFatal: () => process.exit(70),
+            onFatal: () => process.exit(FATAL_EXIT_CODE),
             security,
             dashboardAddress: o.dashboard ? o.dashboardAddress : false,
           });

@@ -20,6 +20,7 @@ import {
   decode,
   type Envelope,
   type FnSpec,
+  type RemoteError,
   type SchedulerInfo,
   type WorkerInfo,
 } from '../protocol';
@@ -32,6 +33,9 @@ import { SchedulerHttp, parseDashboardAddress, type DashboardAddress } from './h
 import { SchedulerMetrics } from './metrics';
 import { Dashboard, type WorkerStats } from './dashboard';
 import type { SchedulerAction, SchedulerConfig, SchedulerEvent } from './types';
+
+/** The exit code of a process whose scheduler stopped on a broken invariant (EX_SOFTWARE). */
+export const FATAL_EXIT_CODE = 70;
 
 export interface SchedulerOptions extends Partial<SchedulerConfig> {
   /** Network interface to bind on (e.g. 'ib0'). */
@@ -453,7 +457,7 @@ export class Scheduler {
             type: 'task-erred',
             worker: peer,
             key: op.key,
-            error: op.error,
+            error: remoteError(op.error),
             duration: op.duration,
           });
           return;
@@ -747,4 +751,12 @@ function keyOf(envs: Envelope[]): string | null {
     if ('keys' in op && Array.isArray(op.keys) && typeof op.keys[0] === 'string') return op.keys[0];
   }
   return null;
+}
+
+/** A worker's error report, field by field (the schema checked these; nothing else is kept). */
+function remoteError(e: RemoteError): RemoteError {
+  const out: RemoteError = { name: e.name, message: e.message };
+  if (e.stack !== undefined) out.stack = e.stack;
+  if (e.code !== undefined) out.code = e.code;
+  return out;
 }

@@ -89,6 +89,71 @@ describe('a stranger who knows only the address', () => {
   });
 });
 
+test('a member keeps to its role: a client cannot report results or hold keys, a worker cannot submit or shut down, core-event fields do nothing', async () => {
+  const keys = shared.cluster.keys!;
+  const member = (id: string) => {
+    const s = new zmq.Dealer({ linger: 0, routingId: id });
+    secureClient(s, keys);
+    s.connect(shared.cluster.address);
+    return s;
+  };
+  const send = (s: zmq.Dealer, ops: object[]) =>
+    s.send(encode(ops.map((op) => ({ op, frames: [] })) as never));
+  // A task a real client waits on, still running while the forgeries arrive.
+  const slow = shared.client.submit(
+    () => new Promise<string>((r) => setTimeout(() => r('real'), 1500)),
+  );
+  const asClient = member('c-member');
+  await send(asClient, [
+    { t: 'hello-client', id: 'c-member', name: 'member' },
+    // Worker reports from a client: dropped.
+    { t: 'task-finished', key: slow.key, nbytes: 1, duration: 0, nf: 0 },
+    { t: 'add-keys', keys: [slow.key], nbytes: [1] },
+    {
+      t: 'task-erred',
+      key: slow.key,
+      error: { name: 'Error', message: 'forged', stack: '' },
+      duration: 0,
+    },
+    // The core's own event fields, riding on a request: ignored (events are built field by field).
+    { t: 'info', req: 1, type: 'tick', now: 9e15, worker: 'w-x' },
+  ]);
+  const asWorker = member('w-member');
+  await send(asWorker, [
+    {
+      t: 'register',
+      worker: {
+        id: 'w-member',
+        name: 'member-worker',
+        address: 'tcp://127.0.0.1:9',
+        host: 'x',
+        pid: 1,
+        nthreads: 1,
+        memoryLimit: 1e9,
+        localDirectory: '/nonexistent',
+        resources: {},
+      },
+    },
+    // Client requests from a worker: dropped.
+    { t: 'shutdown' },
+    { t: 'release', keys: [slow.key] },
+    { t: 'cancel', keys: [slow.key] },
+  ]);
+  expect(await slow.result()).toBe('real');
+  // Gone, the member worker is dropped at once; the cluster computes on its own two.
+  asWorker.close();
+  expect(await shared.client.gather(shared.client.map((x: number) => x + 1, [1, 2]))).toEqual([
+    2, 3,
+  ]);
+  const names = async () =>
+    Object.values((await shared.client.schedulerInfo()).workers).map((w) => w.name);
+  expect((await names()).filter((n) => n !== 'member-worker')).toHaveLength(2);
+  // Its connection gone, the member worker is removed (the scheduler finds out within seconds).
+  while ((await names()).includes('member-worker')) await new Promise((r) => setTimeout(r, 100));
+  expect(await shared.client.submit(() => 'still').result()).toBe('still');
+  asClient.close();
+}, 60_000);
+
 test('garbage at every port crashes nothing: 100,000 random frames from a member, raw bytes from strangers', async () => {
   const targets = [shared.cluster.address, ...(await workerAddresses())];
   // Strangers: raw TCP with random bytes (they never get past the handshake).

@@ -171,7 +171,9 @@ describe('job scripts', () => {
     expect(directives(sge, '#$')).toContain('#$ -l gpu=2');
     for (const script of [slurm, pbs, sge]) {
       expect(script).toContain('for i in $(seq 0 1); do');
-      expect(script).toMatch(/--name "mpi-worker-\$\{\w+\}-\$i" --gpu "\$i" --scheduler-file \S+ --nthreads 2 /);
+      expect(script).toMatch(
+        /--name "mpi-worker-\$\{\w+\}-\$i" --gpu "\$i" --scheduler-file \S+ --nthreads 2 /,
+      );
       expectValidShell(script);
     }
     expect(resolveJobOptions('slurm', base).processes).toBe(2);
