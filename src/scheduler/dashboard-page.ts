@@ -42,7 +42,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
 <h2>Task stream <span class="muted">(a row per worker thread; orange rows: data fetched from other workers)</span> <span id="dropped" class="muted"></span></h2>
 <canvas id="stream"></canvas>
 <h2>Workers</h2>
-<table><thead><tr><th>name</th><th>host</th><th>threads</th><th>memory (held / limit)</th><th>rss</th><th>cpu</th><th>processing</th><th>keys held</th><th>fetched</th></tr></thead>
+<table><thead><tr><th>name</th><th>host</th><th>threads</th><th>resources</th><th>memory (held / limit)</th><th>rss</th><th>cpu</th><th>processing</th><th>keys held</th><th>fetched</th></tr></thead>
 <tbody id="workers"></tbody></table>
 <h2>Last events</h2>
 <div id="events"></div>
@@ -80,7 +80,7 @@ function render(s) {
       '</td><td><div class="bar">' + html + '</div></td><td>' + (p.erred || 0) + '</td></tr>';
   }).join('');
   $('workers').innerHTML = s.workers.map((w) => '<tr data-worker="' + esc(w.id) + '"><td>' + esc(w.name) + '</td><td>' + esc(w.host) + '</td><td>' + w.nthreads +
-    '</td><td><div class="bar"><span class="memory" style="left:0;width:' + Math.min(100, 100 * w.memory / w.memoryLimit) + '%"></span></div>' + bytes(w.memory) + ' / ' + bytes(w.memoryLimit) +
+    '</td><td>' + esc(Object.entries(w.resources).map(([k, v]) => k + '=' + v).join(' ')) + '</td><td><div class="bar"><span class="memory" style="left:0;width:' + Math.min(100, 100 * w.memory / w.memoryLimit) + '%"></span></div>' + bytes(w.memory) + ' / ' + bytes(w.memoryLimit) +
     '</td><td>' + bytes(w.rss) + '</td><td>' + (w.cpu == null ? '-' : Math.round(100 * w.cpu) + '%') + '</td><td>' + w.processing + '</td><td>' + w.held + '</td><td>' + bytes(w.transferBytes) + '</td></tr>').join('');
   $('events').innerHTML = s.events.slice().reverse().map((e) => '<div><span class="muted">' + new Date(e.at).toLocaleTimeString() + '</span> ' + esc(e.text) + '</div>').join('');
   bars = bars.concat(s.bars).filter((b) => b.end > s.at - WINDOW_MS);

@@ -137,6 +137,8 @@ export class Dashboard {
         name: w.info.name,
         host: w.info.host,
         nthreads: w.info.nthreads,
+        /** What it offers, e.g. { GPU: 1 } (a GPU worker). */
+        resources: w.info.resources ?? {},
         memory: w.nbytes,
         memoryLimit: w.info.memoryLimit,
         rss: st?.rss ?? null,

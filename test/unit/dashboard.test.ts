@@ -87,3 +87,23 @@ test('counts by kind stay bounded: beyond 1,000 kinds at once the rest share "ot
   expect(core.byPrefix.size).toBe(0);
   core.validateState();
 });
+
+test("the worker table shows what each worker offers: a GPU worker's { GPU: 1 }", () => {
+  const core = new SchedulerCore<P>({});
+  core.handle([
+    { type: 'worker-join', worker: worker('g', 1, { resources: { GPU: 1 } }), now: 0 },
+    { type: 'worker-join', worker: worker('c'), now: 0 },
+  ]);
+  const dashboard = new Dashboard({ core, workerStats: () => undefined });
+  try {
+    const { workers } = dashboard.snapshot() as {
+      workers: { id: string; resources: Record<string, number> }[];
+    };
+    expect(Object.fromEntries(workers.map((w) => [w.id, w.resources]))).toEqual({
+      g: { GPU: 1 },
+      c: {},
+    });
+  } finally {
+    dashboard.close();
+  }
+});
