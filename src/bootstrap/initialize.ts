@@ -67,14 +67,12 @@ let ending: Promise<void> | null = null;
 let end: (() => Promise<void>) | null = null;
 
 /** Checks initialize()'s (and execute()'s) options; unknown ones are refused with the known. */
-export function checkInitializeOptions(o: InitializeOptions, extra: string[] = []): void {
+export function checkInitializeOptions(o: InitializeOptions): void {
   if (typeof o !== 'object' || o === null)
     throw new OptionError('initialize(options): options must be an object');
   for (const k of Object.keys(o)) {
-    if (!KNOWN.includes(k) && !extra.includes(k))
-      throw new OptionError(
-        `unknown initialize option "${k}"; known: ${[...KNOWN, ...extra].join(', ')}`,
-      );
+    if (!KNOWN.includes(k))
+      throw new OptionError(`unknown initialize option "${k}"; known: ${KNOWN.join(', ')}`);
   }
   if (o.timeout !== undefined && !(typeof o.timeout === 'number' && o.timeout > 0)) {
     throw new OptionError(`timeout must be a positive number of ms, got ${o.timeout}`);

@@ -5,7 +5,7 @@
  * sockets in the script's process would keep it from ever coming.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { ClusterError } from '../errors';
+import { ClusterError, type ErrorCode } from '../errors';
 import { log } from '../log';
 import { parseKeys, type ClusterKeys, type Security } from '../net/security';
 import { distFile } from '../paths';
@@ -121,7 +121,7 @@ export function startInChild(spec: RoleSpec): Promise<Started> {
     child.once('message', (m: ChildReport) => {
       child.off('exit', early);
       if (m.t === 'failed') {
-        reject(new ClusterError((m.code ?? 'ERR_BOOTSTRAP') as 'ERR_BOOTSTRAP', m.message));
+        reject(new ClusterError((m.code ?? 'ERR_BOOTSTRAP') as ErrorCode, m.message));
         return;
       }
       child.unref();

@@ -197,3 +197,33 @@ describeFlavours('mpi-init --scheduler-file', (flavour) => {
     }
   });
 });
+
+describeFlavours('mpi-init under a signal', (flavour) => {
+  test('SIGTERM to the launcher of a --scheduler-file job: every rank stops within 5 s, the file removed', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const { Client } = await import('../../src');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpi-init-term-'));
+    const file = path.join(dir, 'sched.json');
+    let launcher = 0;
+    const job = runMpiCommand(
+      flavour,
+      3,
+      [node, INIT, '--scheduler-file', file, '--interface', 'lo'],
+      { started: (pid) => (launcher = pid), timeoutMs: 30_000 },
+    );
+    const client = await Client.connect({ schedulerFile: file, timeout: 20_000 });
+    try {
+      await client.waitForWorkers(2, { timeout: 20_000 });
+      const t = Date.now();
+      process.kill(launcher, 'SIGTERM');
+      const r = await job;
+      expect(r.timedOut).toBe(false);
+      expect(r.exitedAt - t).toBeLessThan(5000);
+      expect(fs.existsSync(file)).toBe(false);
+    } finally {
+      await client.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

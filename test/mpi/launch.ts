@@ -115,10 +115,12 @@ function run(
   args: string[],
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
+  started?: (pid: number) => void,
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
     // Own process group, so a hung job can be killed whole.
     const child = spawn(command, args, { cwd: ROOT, env, detached: true });
+    started?.(child.pid as number);
     const stdout: Line[] = [];
     let partial = '';
     let stderr = '';
@@ -162,10 +164,21 @@ export function runMpiCommand(
   flavour: Flavour,
   np: number,
   command: string[],
-  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+  options: {
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    /** Called with the launcher's pid once it is spawned (to signal it). */
+    started?: (pid: number) => void;
+  } = {},
 ): Promise<Run> {
   const { env = {}, timeoutMs = 60_000 } = options;
-  return run(flavour.launcher, flavour.args(np, command), cleanEnv(flavour, env), timeoutMs);
+  return run(
+    flavour.launcher,
+    flavour.args(np, command),
+    cleanEnv(flavour, env),
+    timeoutMs,
+    options.started,
+  );
 }
 
 /** One launch of several commands, one rank each (MPMD: `cmd1 : cmd2 : ...`). */
