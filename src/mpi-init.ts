@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { initialize, type InitializeOptions } from './bootstrap';
-import { workerSetup } from './bootstrap/initialize';
+import { rankSetup } from './bootstrap/initialize';
 import { describePlacement, placement } from './bootstrap/placement';
 import { hostsOf, startRank } from './bootstrap/rank';
 import type { Join } from './bootstrap/roles';
@@ -110,22 +110,7 @@ async function runFileMode(o: Opts): Promise<void> {
   );
   if (comm.rank === plan.schedulerRank) log.info(`mpi-init: ranks ${describePlacement(plan)}`);
   const rank = await startRank(
-    {
-      comm,
-      plan,
-      scheduler: {
-        interface: o.interface,
-        host,
-        port: init.schedulerPort,
-        schedulerFile: file,
-        security: init.security,
-        dashboardAddress: init.dashboardAddress,
-      },
-      worker: { ...workerSetup(init), host },
-      namePrefix: o.name ?? '',
-      gpus: o.gpus ?? false,
-      outside,
-    },
+    rankSetup(comm, plan, init, host, { schedulerFile: file, outside }),
     hosts,
   ).catch(abort);
   const started = rank.started!;

@@ -6,8 +6,9 @@ import * as mpi from '../mpi';
 import type { Communicator } from '../mpi';
 import type { DashboardAddress } from '../scheduler/http';
 import type { WorkerOptions } from '../worker';
-import { describePlacement, placement, type PlacementOptions } from './placement';
-import { hostsOf, startRank } from './rank';
+import { describePlacement, placement, type Placement, type PlacementOptions } from './placement';
+import { hostsOf, startRank, type RankSetup } from './rank';
+import type { Join } from './roles';
 
 export interface InitializeOptions extends PlacementOptions {
   /** Network interface for all cluster traffic, e.g. 'ib0'. Default: the host's primary address. */
@@ -89,16 +90,40 @@ export function checkInitializeOptions(o: InitializeOptions): void {
   }
 }
 
-/** The options every worker rank gets (besides its scheduler, name and keys). */
-export function workerSetup(
+/**
+ * What each rank starts from initialize()'s options (mpi-init's flags are the same options):
+ * the scheduler's and every worker's settings, the bound address, and in scheduler-file mode the
+ * file or the scheduler outside the job.
+ */
+export function rankSetup(
+  comm: Communicator,
+  plan: Placement,
   o: InitializeOptions,
-): Omit<WorkerOptions, 'scheduler' | 'name' | 'security'> {
+  host: string | undefined,
+  more: { schedulerFile?: string; outside?: Join } = {},
+): RankSetup {
   return {
-    ...o.workerOptions,
-    interface: o.interface,
-    nthreads: o.nthreads ?? o.workerOptions?.nthreads,
-    memoryLimit: o.memoryLimit ?? o.workerOptions?.memoryLimit,
-    localDirectory: o.localDirectory ?? o.workerOptions?.localDirectory,
+    comm,
+    plan,
+    scheduler: {
+      interface: o.interface,
+      host,
+      port: o.schedulerPort,
+      schedulerFile: more.schedulerFile,
+      security: o.security,
+      dashboardAddress: o.dashboardAddress,
+    },
+    worker: {
+      ...o.workerOptions,
+      interface: o.interface,
+      host,
+      nthreads: o.nthreads ?? o.workerOptions?.nthreads,
+      memoryLimit: o.memoryLimit ?? o.workerOptions?.memoryLimit,
+      localDirectory: o.localDirectory ?? o.workerOptions?.localDirectory,
+    },
+    namePrefix: o.name ?? '',
+    gpus: o.gpus ?? false,
+    outside: more.outside,
   };
 }
 
@@ -133,23 +158,9 @@ async function run(o: InitializeOptions): Promise<Client | null> {
   const timeout = o.timeout ?? 60_000;
   const { hosts, host } = await hostsOf(comm, o.interface);
   if (comm.rank === plan.schedulerRank) log.info(`initialize: ranks ${describePlacement(plan)}`);
-  const rank = await startRank(
-    {
-      comm,
-      plan,
-      scheduler: {
-        interface: o.interface,
-        host,
-        port: o.schedulerPort,
-        security: o.security,
-        dashboardAddress: o.dashboardAddress,
-      },
-      worker: { ...workerSetup(o), host },
-      namePrefix: o.name ?? '',
-      gpus: o.gpus ?? false,
-    },
-    hosts,
-  ).catch((err: unknown) => abortJob(comm, err));
+  const rank = await startRank(rankSetup(comm, plan, o, host), hosts).catch((err: unknown) =>
+    abortJob(comm, err),
+  );
 
   if (!rank.roles.includes('client')) {
     await rank.started!.closed;

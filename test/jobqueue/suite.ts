@@ -85,12 +85,13 @@ export function jobQueueSuite(spec: SuiteSpec): void {
     afterAll(() => {
       delete process.env.MPI_CLUSTER_HOME;
     });
-    afterEach(async () => {
+    const closeBoth = async () => {
       await client?.close().catch(() => undefined);
       await cluster?.close();
       client = null;
       cluster = null;
-    }, 60_000);
+    };
+    afterEach(closeBoth, 60_000);
 
     /** Runs a test body; a failure carries the cluster's jobs and the bed's logs. */
     const check = (body: () => Promise<void>) => async () => {
@@ -103,28 +104,33 @@ export function jobQueueSuite(spec: SuiteSpec): void {
         throw e;
       }
     };
+    /** check(), with the bed changed by `prepare` meanwhile: undone after the cluster closed. */
+    const checkPrepared = (
+      prepare: ((bed: Bed) => Promise<() => Promise<void>>) | undefined,
+      body: () => Promise<void>,
+    ) =>
+      check(async () => {
+        const undo = (await prepare?.(bed)) ?? (async () => undefined);
+        try {
+          await body();
+        } finally {
+          await closeBoth();
+          await undo();
+        }
+      });
 
     if (spec.tutorial) {
       test(
         "the tutorial's call: its script is submitted as rendered, a worker registers and computes",
-        check(async () => {
-          const undo = (await spec.prepareTutorial?.(bed)) ?? (async () => undefined);
-          try {
-            cluster = await START[spec.kind](spec.tutorial!(bed));
-            await cluster.scale(1);
-            await cluster.waitForWorkers(1, 120_000);
-            client = await Client.connect(cluster);
-            expect(await client.submit((x: number) => x + 1, 41).result()).toBe(42);
-            const [job] = await cluster.jobs();
-            expect(job).toMatchObject({ state: 'running' });
-            expect(job.workers).toHaveLength(1);
-          } finally {
-            await client?.close();
-            client = null;
-            await cluster?.close();
-            cluster = null;
-            await undo();
-          }
+        checkPrepared(spec.prepareTutorial, async () => {
+          cluster = await START[spec.kind](spec.tutorial!(bed));
+          await cluster.scale(1);
+          await cluster.waitForWorkers(1, 120_000);
+          client = await Client.connect(cluster);
+          expect(await client.submit((x: number) => x + 1, 41).result()).toBe(42);
+          const [job] = await cluster.jobs();
+          expect(job).toMatchObject({ state: 'running' });
+          expect(job.workers).toHaveLength(1);
         }),
         240_000,
       );
@@ -187,38 +193,29 @@ export function jobQueueSuite(spec: SuiteSpec): void {
     if (spec.prepareGpus) {
       test(
         'gpus: 2 asks the batch system for two GPUs a job; one worker per GPU, its own first, { GPU: 1 }',
-        check(async () => {
-          const undo = await spec.prepareGpus!(bed);
-          try {
-            const c = await start({
-              cores: 2,
-              memory: '2GB',
-              gpus: 2,
-              jobScriptPrologue: ['export CUDA_VISIBLE_DEVICES=0,1'],
-            });
-            await c.scale({ jobs: 1 });
-            await c.waitForWorkers(2, 120_000);
-            client = await Client.connect(c);
-            const workers = Object.values((await client.schedulerInfo()).workers);
-            expect(workers.map((w) => w.resources)).toEqual([{ GPU: 1 }, { GPU: 1 }]);
-            const seen = await client.gather(
-              workers.map((w) =>
-                client!.submitWith(
-                  { workers: [w.name], resources: { GPU: 1 } },
-                  () => `${process.env.CUDA_VISIBLE_DEVICES}`,
-                ),
+        checkPrepared(spec.prepareGpus, async () => {
+          const c = await start({
+            cores: 2,
+            memory: '2GB',
+            gpus: 2,
+            jobScriptPrologue: ['export CUDA_VISIBLE_DEVICES=0,1'],
+          });
+          await c.scale({ jobs: 1 });
+          await c.waitForWorkers(2, 120_000);
+          client = await Client.connect(c);
+          const workers = Object.values((await client.schedulerInfo()).workers);
+          expect(workers.map((w) => w.resources)).toEqual([{ GPU: 1 }, { GPU: 1 }]);
+          const seen = await client.gather(
+            workers.map((w) =>
+              client!.submitWith(
+                { workers: [w.name], resources: { GPU: 1 } },
+                () => `${process.env.CUDA_VISIBLE_DEVICES}`,
               ),
-            );
-            expect(seen.sort()).toEqual(['0,1', '1,0']);
-            const [job] = await c.jobs();
-            expect(job).toMatchObject({ state: 'running' });
-          } finally {
-            await client?.close();
-            client = null;
-            await cluster?.close();
-            cluster = null;
-            await undo();
-          }
+            ),
+          );
+          expect(seen.sort()).toEqual(['0,1', '1,0']);
+          const [job] = await c.jobs();
+          expect(job).toMatchObject({ state: 'running' });
         }),
         240_000,
       );
