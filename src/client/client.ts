@@ -5,61 +5,17 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type * as zmq from 'zeromq';
 import { ClusterError, OptionError } from '../errors';
 import { log } from '../log';
-import {
-  Outbox,
-  PeerPool,
-  dealer,
-  localKeys,
-  resolveSecurity,
-  type ClusterKeys,
-  type Security,
-} from '../net';
+import { Outbox, PeerPool, dealer, localKeys, resolveSecurity, type ClusterKeys } from '../net';
 import { decode, pack, packedBytes, unpack, type Envelope, type SchedulerInfo } from '../protocol';
 import { fnName, fnSpecOf, type TaskFunction } from './fnspec';
 import { Future, TaskError, type FutureHost, type KeyState } from './future';
 import { collectFutures, substitute, zip } from './structure';
 import { validateTaskOptions, type TaskOptions } from './task-options';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
+import { handshakeRefused, withTimeout } from './handshake';
+import type { Args, ClientOptions, Gathered, Ret, ScatterOptions } from './types';
 
-export interface ClientOptions {
-  /** Scheduler address, tcp://host:port. */
-  address: string;
-  /** How long to wait for the scheduler to answer (ms). */
-  timeout?: number;
-  name?: string;
-  /**
-   * How long the scheduler may stay silent (ms, default 60 s; it answers every heartbeat, sent
-   * every 2 s) before this client counts it gone: every pending future and request then fails
-   * with ERR_SCHEDULER_GONE.
-   */
-  schedulerTimeout?: number;
-  /**
-   * The cluster's keys (from its scheduler file or LocalCluster), or false for a scheduler run
-   * without security. Absent: MPI_CLUSTER_KEYS, else no security.
-   */
-  security?: Security;
-}
-
-/** A value, or a Future of it, also inside arrays and plain objects (futures are dependencies). */
-type Deep<T> =
-  | T
-  | Future<T>
-  | (T extends readonly unknown[]
-      ? { [I in keyof T]: Deep<T[I]> }
-      : T extends Record<string, unknown>
-        ? { [K in keyof T]: Deep<T[K]> }
-        : never);
-type Args<F> = F extends (...args: infer A) => unknown ? { [I in keyof A]: Deep<A[I]> } : unknown[];
-/** What gather returns for a structure of futures: the same shape with each Future's value. */
-export type Gathered<T> =
-  T extends Future<infer R>
-    ? R
-    : T extends readonly unknown[]
-      ? { [I in keyof T]: Gathered<T[I]> }
-      : T extends Record<string, unknown>
-        ? { [K in keyof T]: Gathered<T[K]> }
-        : T;
-type Ret<F> = F extends (...args: never[]) => infer R ? Awaited<R> : unknown;
+export type { ClientOptions, Gathered, ScatterOptions } from './types';
 
 const HEARTBEAT_MS = 2000;
 /** A scheduler silent this long (ms) is counted gone (ClientOptions.schedulerTimeout). */
@@ -71,13 +27,6 @@ const SCHEDULER_TIMEOUT_MS = 60_000;
 const IDLE_DRAIN_MS = 500;
 /** Gathering gives the event loop a turn after this much unpacking (ms). */
 const SLICE_MS = 20;
-
-export interface ScatterOptions {
-  /** A copy on every worker (or every one named in `workers`). */
-  broadcast?: boolean;
-  /** Worker ids, names or hosts to place the data on. */
-  workers?: string[];
-}
 
 /**
  * A connection to a scheduler. Submit functions, get Futures back at once, gather results.
@@ -824,81 +773,4 @@ export class Client implements FutureHost {
     this.onClose = null;
     if (hook) await hook();
   }
-}
-
-async function withTimeout<T>(
-  p: Promise<T>,
-  ms: number | undefined,
-  message: () => string,
-): Promise<T> {
-  if (ms === undefined) return p;
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ClusterError('ERR_TIMEOUT', message())), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** How long a client waits for the welcome before it probes the handshake (ms). */
-const PROBE_AFTER_MS = 1000;
-
-/**
- * After PROBE_AFTER_MS, connects a probe socket with the same keys and watches its handshake: a
- * CURVE server refusing us (or a plain client at a secured port) rejects with ERR_SECURITY. The
- * probe (and its monitor, whose pending read would keep Node alive) is closed as soon as the
- * handshake is decided or `stop()` is called. A probe, not the client's own socket, because a
- * socket's monitor endpoint stays bound until the socket closes.
- */
-function handshakeRefused(
-  address: string,
-  keys: ClusterKeys | null,
-): { promise: Promise<never>; stop: () => void } {
-  let probe: zmq.Dealer | null = null;
-  let stopped = false;
-  const stop = () => {
-    stopped = true;
-    clearTimeout(timer);
-    if (probe && !probe.closed) probe.close();
-  };
-  let timer: NodeJS.Timeout | undefined;
-  const promise = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      if (stopped) return;
-      const p = dealer(keys);
-      p.linger = 0;
-      probe = p;
-      const events = p.events;
-      p.connect(address);
-      void (async () => {
-        try {
-          for await (const ev of events) {
-            if (ev.type === 'handshake') break;
-            if (ev.type.startsWith('handshake:error')) {
-              reject(
-                new ClusterError(
-                  'ERR_SECURITY',
-                  keys
-                    ? `the scheduler at ${address} refused this client's keys: they are not its cluster's (take them from its scheduler file or LocalCluster)`
-                    : `the scheduler at ${address} is secured and this client has no keys: connect with { schedulerFile } (the file holds them), pass security: keys, or set MPI_CLUSTER_KEYS`,
-                ),
-              );
-              break;
-            }
-          }
-        } catch {
-          // the probe closed: nothing more to learn
-        } finally {
-          if (!p.closed) p.close();
-        }
-      })();
-    }, PROBE_AFTER_MS);
-  });
-  promise.catch(() => {});
-  return { promise, stop };
 }
