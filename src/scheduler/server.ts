@@ -20,7 +20,6 @@ import {
   decode,
   type Envelope,
   type FnSpec,
-  type RemoteError,
   type SchedulerInfo,
   type WorkerInfo,
 } from '../protocol';
@@ -32,6 +31,7 @@ import { SchedulerCore } from './core';
 import { SchedulerHttp, parseDashboardAddress, type DashboardAddress } from './http';
 import { SchedulerMetrics } from './metrics';
 import { Dashboard, type WorkerStats } from './dashboard';
+import { clientEvent, submitted, workerEvent, workerJoin } from './peer-events';
 import type { SchedulerAction, SchedulerConfig, SchedulerEvent } from './types';
 
 /** The exit code of a process whose scheduler stopped on a broken invariant (EX_SOFTWARE). */
@@ -321,21 +321,7 @@ export class Scheduler {
       this.note(
         `worker ${w.name} (${peer}) joined from ${w.host} at ${w.address}, ${w.nthreads} threads`,
       );
-      events.push({
-        type: 'worker-join',
-        worker: {
-          id: w.id,
-          name: w.name,
-          host: w.host,
-          address: w.address,
-          nthreads: w.nthreads,
-          memoryLimit: w.memoryLimit,
-          pid: w.pid,
-          localDirectory: w.localDirectory,
-          resources: w.resources,
-        },
-        now,
-      });
+      events.push(workerJoin(w, now));
       this.outbox.post(peer, { t: 'registered', schedulerId: this.id });
       return;
     }
@@ -380,39 +366,9 @@ export class Scheduler {
             });
             return;
           }
-          events.push({
-            type: 'submit',
-            client: peer,
-            tasks: [
-              {
-                key: t.key,
-                deps: t.deps,
-                priority: t.priority,
-                retries: t.retries,
-                workers: t.workers,
-                resources: t.resources,
-                fingerprint: t.fp,
-                payload: { fn: t.fn, spec, frames },
-              },
-            ],
-          });
+          events.push(submitted(peer, t, spec, frames));
           return;
         }
-        case 'release':
-          events.push({ type: 'release', client: peer, keys: op.keys });
-          return;
-        case 'cancel':
-          events.push({ type: 'cancel', client: peer, keys: op.keys });
-          return;
-        case 'scattered':
-          events.push({
-            type: 'scattered',
-            client: peer,
-            keys: op.keys,
-            workers: op.workers,
-            nbytes: op.nbytes,
-          });
-          return;
         case 'who-has': {
           const who: Record<string, string[]> = {};
           for (const key of op.keys) {
@@ -431,69 +387,38 @@ export class Scheduler {
         case 'shutdown':
           void this.close('shutdown requested by a client');
           return;
-        case 'bye':
-          known.left = true;
-          events.push({ type: 'client-leave', client: peer, reason: 'closed by the client' });
+        default: {
+          const ev = clientEvent(peer, op);
+          if (!ev) break;
+          if (op.t === 'bye') known.left = true;
+          events.push(ev);
           return;
+        }
       }
     } else {
       events.push({ type: 'worker-seen', worker: peer, now });
-      switch (op.t) {
-        case 'task-finished':
-          this.dashboard?.taskDone(peer, op.key, op.duration, false);
-          events.push({
-            type: 'task-finished',
-            worker: peer,
-            key: op.key,
-            nbytes: op.nbytes,
-            duration: op.duration,
-            inline: frames.length > 0 ? frames : null,
-          });
-          return;
-        case 'task-erred':
-          this.dashboard?.taskDone(peer, op.key, op.duration, true);
+      if (op.t === 'heartbeat') {
+        if (op.cpu !== undefined && op.rss !== undefined) {
+          this.stats.set(peer, { cpu: op.cpu, rss: op.rss, transferBytes: op.transferBytes ?? 0 });
+        }
+        if (op.xfer && op.xfer.length > 0) this.dashboard?.transfers(peer, op.xfer);
+        this.outbox.post(peer, { t: 'heartbeat' });
+        return;
+      }
+      const ev = workerEvent(peer, { op, frames });
+      if (ev) {
+        if (op.t === 'task-finished' || op.t === 'task-erred')
+          this.dashboard?.taskDone(peer, op.key, op.duration, op.t === 'task-erred');
+        if (op.t === 'task-erred')
           this.dashboard?.event(`task ${op.key} erred on ${known.name}: ${op.error.message}`);
-          events.push({
-            type: 'task-erred',
-            worker: peer,
-            key: op.key,
-            error: remoteError(op.error),
-            duration: op.duration,
-          });
-          return;
-        case 'add-keys':
-          events.push({ type: 'add-keys', worker: peer, keys: op.keys, nbytes: op.nbytes });
-          return;
-        case 'missing-data':
-          events.push({
-            type: 'missing-data',
-            worker: peer,
-            key: op.key,
-            dep: op.dep,
-            from: op.from,
-          });
-          return;
-        case 'heartbeat':
-          if (op.cpu !== undefined && op.rss !== undefined) {
-            this.stats.set(peer, {
-              cpu: op.cpu,
-              rss: op.rss,
-              transferBytes: op.transferBytes ?? 0,
-            });
-          }
-          if (op.xfer && op.xfer.length > 0) this.dashboard?.transfers(peer, op.xfer);
-          this.outbox.post(peer, { t: 'heartbeat' });
-          return;
-        case 'retire':
-          // Its lifetime is up (a batch job's walltime near): hand its data over, then leave.
+        if (op.t === 'retire')
           log.info(`scheduler: worker ${known.name} asks to retire (its lifetime is up)`);
-          events.push({ type: 'retire-workers', workers: [peer] });
-          return;
-        case 'bye':
+        if (op.t === 'bye') {
           known.left = true;
           this.leftWaiter?.();
-          events.push({ type: 'worker-leave', worker: peer, reason: 'closed by the worker' });
-          return;
+        }
+        events.push(ev);
+        return;
       }
     }
     log.debug(`scheduler: unexpected ${op.t} from ${known.kind} ${peer} dropped`);
@@ -751,12 +676,4 @@ function keyOf(envs: Envelope[]): string | null {
     if ('keys' in op && Array.isArray(op.keys) && typeof op.keys[0] === 'string') return op.keys[0];
   }
   return null;
-}
-
-/** A worker's error report, field by field (the schema checked these; nothing else is kept). */
-function remoteError(e: RemoteError): RemoteError {
-  const out: RemoteError = { name: e.name, message: e.message };
-  if (e.stack !== undefined) out.stack = e.stack;
-  if (e.code !== undefined) out.code = e.code;
-  return out;
 }
