@@ -220,6 +220,14 @@ PMIx fence is no barrier across nodes, and MPI_Init can then crash (docs/slurm.m
         if (!o.scheduler && !o.schedulerFile)
           throw new OptionError('--no-scheduler needs --scheduler-file FILE');
         if (o.schedulerFile) {
+          if (o.clientRank !== undefined)
+            throw new OptionError(
+              'with --scheduler-file there is no client rank: leave out --client-rank (clients connect through the file)',
+            );
+          if (!o.scheduler && (o.schedulerRank !== undefined || o.inclusiveWorkers))
+            throw new OptionError(
+              'with --no-scheduler every rank is a worker: leave out --scheduler-rank and --inclusive-workers',
+            );
           if (script)
             throw new OptionError(
               `with --scheduler-file there is no client rank: leave out "${script}"`,

@@ -139,6 +139,20 @@ test('mpi-init --help shows both modes with examples and the Slurm fence setting
   const bad = await runCli('mpi-init.js', ['--no-scheduler']);
   expect(bad.code).toBe(2);
   expect(bad.stderr).toMatch(/--no-scheduler needs --scheduler-file/);
+  expect(help.stdout).toMatch(
+    /--scheduler-rank[\s\S]*--client-rank[\s\S]*--inclusive-workers[\s\S]*Rank layouts/,
+  );
+  const noClient = await runCli('mpi-init.js', [
+    '--scheduler-file',
+    'f.json',
+    '--client-rank',
+    '0',
+  ]);
+  expect(noClient.code).toBe(2);
+  expect(noClient.stderr).toMatch(/ERR_INVALID_OPTION.*no client rank: leave out --client-rank/);
+  const badRank = await runCli('mpi-init.js', ['--scheduler-rank', '-1', 'x.js']);
+  expect(badRank.code).not.toBe(0);
+  expect(badRank.stderr).toMatch(/--scheduler-rank must be an integer from 0/);
 });
 
 describeFlavours('mpi-init --scheduler-file', (flavour) => {
