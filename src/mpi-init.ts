@@ -205,10 +205,10 @@ Examples:
   $ srun node dist/mpi-init.js --scheduler-rank 0 --client-rank 0 --scheduler-port 8786 run.js
 
 Rank layouts (S scheduler, C client, W worker), for 4 ranks:
-  default                          0:S    1:C    2:W  3:W
-  --inclusive-workers              0:S+W  1:C+W  2:W  3:W
-  --client-rank 0                  0:S+C  1:W    2:W  3:W
-  --client-rank 0 --inclusive-workers   0:S+C+W  1:W  2:W  3:W
+  default                                0:S      1:C    2:W  3:W
+  --inclusive-workers                    0:S+W    1:C+W  2:W  3:W
+  --client-rank 0                        0:S+C    1:W    2:W  3:W
+  --client-rank 0 --inclusive-workers    0:S+C+W  1:W    2:W  3:W
 With --inclusive-workers a 1- or 2-rank job is a cluster too. On the client's rank the
 scheduler and the worker run in a child process of the rank, ended with it.
 
