@@ -22,7 +22,7 @@ export interface ClientOptions {
 }
 
 /** A value, or a Future of it, also inside arrays and plain objects (futures are dependencies). */
-export type Deep<T> =
+type Deep<T> =
   | T
   | Future<T>
   | (T extends readonly unknown[]
