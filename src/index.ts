@@ -1,7 +1,15 @@
 /**
  * mpi-cluster: distributed task computing for Node.js on HPC systems.
  */
-export { Client, Future, TaskError, fromModule, progress, performanceReport } from './client';
+export {
+  Client,
+  Future,
+  TaskError,
+  connect,
+  fromModule,
+  progress,
+  performanceReport,
+} from './client';
 export type {
   ClientOptions,
   FutureStatus,
@@ -9,8 +17,9 @@ export type {
   ProgressOptions,
   TaskFunction,
   TaskOptions,
+  ConnectTarget,
+  Duration,
 } from './client';
-export { connect, type ConnectTarget } from './connect';
 export {
   LocalCluster,
   LocalCUDACluster,

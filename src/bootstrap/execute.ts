@@ -23,11 +23,11 @@ export async function execute(
   checkInitializeOptions(options);
   if (options.exit === false)
     throw new OptionError('execute() always exits: leave out exit: false');
-  const client = await initialize(options);
+  const client = await initialize({ ...options, exit: true });
   // Ranks without the client exit inside initialize() when the cluster shuts down.
   let code = 0;
   try {
-    const r = await fn(client!);
+    const r = await fn(client);
     if (Number.isInteger(r) && (r as number) >= 0 && (r as number) <= 255) code = r as number;
   } catch (err) {
     const e = err as { code?: string; stack?: string; message?: string };

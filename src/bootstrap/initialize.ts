@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import { Client } from '../client/client';
 import { ClusterError, OptionError } from '../errors';
-import { log } from '../log';
+import { log, readyLine } from '../log';
 import * as mpi from '../mpi';
 import type { Communicator } from '../mpi';
 import type { DashboardAddress } from '../scheduler/http';
@@ -141,9 +141,12 @@ function abortJob(comm: Communicator, err: unknown): never {
  * rank 1 returns here with a connected client once every worker has registered, ranks >= 2 run
  * workers; `schedulerRank`, `clientRank` and `exclusiveWorkers: false` place them otherwise
  * (placement.ts). On ranks without the client the promise never resolves (the process exits when
- * the cluster shuts down) unless `exit: false`, where it resolves to null once the cluster is down.
+ * the cluster shuts down), so with the default `exit: true` it is typed as a Client; with
+ * `exit: false` it resolves to null on those ranks once the cluster is down.
  * When the client's script ends, the cluster shuts down and every rank exits with MPI finalized.
  */
+export function initialize(options?: InitializeOptions & { exit?: true }): Promise<Client>;
+export function initialize(options: InitializeOptions): Promise<Client | null>;
 export function initialize(options: InitializeOptions = {}): Promise<Client | null> {
   checkInitializeOptions(options);
   started ??= run(options);
@@ -157,7 +160,7 @@ async function run(o: InitializeOptions): Promise<Client | null> {
   const exit = o.exit ?? true;
   const timeout = o.timeout ?? 60_000;
   const { hosts, host } = await hostsOf(comm, o.interface);
-  if (comm.rank === plan.schedulerRank) log.info(`initialize: ranks ${describePlacement(plan)}`);
+  if (comm.rank === plan.schedulerRank) log.debug(`initialize: ranks ${describePlacement(plan)}`);
   const rank = await startRank(rankSetup(comm, plan, o, host), hosts).catch((err: unknown) =>
     abortJob(comm, err),
   );
@@ -193,6 +196,7 @@ async function run(o: InitializeOptions): Promise<Client | null> {
       ),
     );
   }
+  log.info(readyLine(`${expected} workers`, client, process.uptime()));
   theClient = client;
   end = async () => {
     await client.shutdown();

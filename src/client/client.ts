@@ -13,7 +13,9 @@ import { collectFutures, substitute, zip } from './structure';
 import { validateTaskOptions, type TaskOptions } from './task-options';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { handshakeRefused, withTimeout } from './handshake';
-import type { Args, ClientOptions, Gathered, Ret, ScatterOptions } from './types';
+import type { Args, ClientOptions, Gathered, MapArgs, Ret, ScatterOptions } from './types';
+import { resolveTarget, type ConnectTarget } from './target';
+import { closeClientAtScriptEnd } from '../cluster/script-end';
 
 export type { ClientOptions, Gathered, ScatterOptions } from './types';
 
@@ -63,8 +65,9 @@ export class Client implements FutureHost {
   private idleDrain: NodeJS.Timeout | undefined;
   private closedReason: string | null = null;
   private welcomed!: () => void;
-  /** Called once when the client closes (LocalCluster ownership hooks in here). */
-  onClose: (() => Promise<void>) | null = null;
+  /** A cluster `connect()` started for this client: closed with it. */
+  private owned: { close(): Promise<void> } | null = null;
+  private leaveScriptEnd: (() => void) | null = null;
 
   private constructor(
     private readonly socket: zmq.Dealer,
@@ -75,9 +78,26 @@ export class Client implements FutureHost {
     this.peers = new PeerPool('client', keys);
   }
 
-  /** Connects: see `connect()` for every form (no argument starts a LocalCluster). */
-  static connect(target?: import('../connect').ConnectTarget): Promise<Client> {
-    return require('../connect').connect(target);
+  /**
+   * Connects a client:
+   * - `connect()` starts a LocalCluster (`connect({ local: options })` with options), owned by
+   *   the client: closed with it, or when the script ends;
+   * - `connect('tcp://10.0.0.5:40123')` joins a running scheduler;
+   * - `connect({ schedulerFile: 'sched.json' })` waits for the file and joins (`notBefore`: ignore
+   *   a file written before that time, ms since the epoch, e.g. one an earlier job left);
+   * - `connect(cluster)` joins a LocalCluster or a job-queue cluster (SLURMCluster, ...).
+   * Durations (`timeout`, `schedulerTimeout`) are ms, or strings with a unit ('30s').
+   */
+  static async connect(target?: ConnectTarget): Promise<Client> {
+    const { options, owned } = await resolveTarget(target);
+    try {
+      const client = await Client.open(options);
+      client.owned = owned;
+      return client;
+    } catch (err) {
+      await owned?.close();
+      throw err;
+    }
   }
 
   /** Connects to a running scheduler at an address. */
@@ -129,6 +149,10 @@ export class Client implements FutureHost {
     c.heartbeat.unref();
     c.idleDrain = setInterval(() => void c.drainIdle(), IDLE_DRAIN_MS);
     c.idleDrain.unref();
+    c.leaveScriptEnd = closeClientAtScriptEnd({
+      busy: () => c.demand() > 0,
+      close: () => c.close(),
+    });
     return c;
   }
 
@@ -524,7 +548,7 @@ export class Client implements FutureHost {
   }
 
   /** One task per element; several iterables are zipped (stops at the shortest). */
-  map<F extends TaskFunction>(fn: F, ...iterables: Iterable<unknown>[]): Future<Ret<F>>[] {
+  map<F extends TaskFunction>(fn: F, ...iterables: MapArgs<F>): Future<Ret<F>>[] {
     return this.mapWith({}, fn, ...iterables);
   }
 
@@ -532,11 +556,11 @@ export class Client implements FutureHost {
   mapWith<F extends TaskFunction>(
     options: TaskOptions,
     fn: F,
-    ...iterables: Iterable<unknown>[]
+    ...iterables: MapArgs<F>
   ): Future<Ret<F>>[] {
-    if (iterables.length === 0)
-      throw new OptionError('map needs at least one iterable of arguments');
-    iterables.forEach((it, i) => {
+    const its = iterables as unknown as Iterable<unknown>[];
+    if (its.length === 0) throw new OptionError('map needs at least one iterable of arguments');
+    its.forEach((it, i) => {
       const ok =
         typeof it === 'string' || (typeof it === 'object' && it !== null && Symbol.iterator in it);
       if (!ok) {
@@ -546,7 +570,7 @@ export class Client implements FutureHost {
       }
     });
     const { key, ...rest } = options;
-    return zip(iterables).map((args, i) =>
+    return zip(its).map((args, i) =>
       this.submitWith({ ...rest, key: key ? `${key}-${i}` : undefined }, fn, ...(args as Args<F>)),
     );
   }
@@ -769,8 +793,15 @@ export class Client implements FutureHost {
     this.peers.close();
     this.outbox.close();
     if (!this.socket.closed) this.socket.close();
-    const hook = this.onClose;
-    this.onClose = null;
-    if (hook) await hook();
+    this.leaveScriptEnd?.();
+    this.leaveScriptEnd = null;
+    const owned = this.owned;
+    this.owned = null;
+    if (owned) await owned.close();
   }
+}
+
+/** `Client.connect(target)`: see there. */
+export function connect(target?: ConnectTarget): Promise<Client> {
+  return Client.connect(target);
 }

@@ -1,4 +1,5 @@
-export { Client, type ClientOptions } from './client';
+export { Client, connect, type ClientOptions } from './client';
+export type { ConnectTarget, Duration } from './target';
 export { Future, TaskError, type FutureStatus } from './future';
 export { fromModule, type ModuleFunction, type TaskFunction } from './fnspec';
 export { type TaskOptions } from './task-options';

@@ -33,6 +33,10 @@ type Deep<T> =
 export type Args<F> = F extends (...args: infer A) => unknown
   ? { [I in keyof A]: Deep<A[I]> }
   : unknown[];
+/** What map takes for a function: one iterable per parameter, of values or futures of them. */
+export type MapArgs<F> = F extends (...args: infer A) => unknown
+  ? { [I in keyof A]: Iterable<Deep<A[I]>> }
+  : Iterable<unknown>[];
 /** What gather returns for a structure of futures: the same shape with each Future's value. */
 export type Gathered<T> =
   T extends Future<infer R>

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import { ClusterError, OptionError } from '../errors';
-import { log } from '../log';
+import { log, readyLine } from '../log';
 import { KEYS_ENV, type ClusterKeys } from '../net/security';
 import { distFile } from '../paths';
 import { Scheduler } from '../scheduler/server';
 import { parseMemoryLimit } from '../worker/options';
+import { closeClusterAtScriptEnd } from './script-end';
 
 export interface LocalClusterOptions {
   /** Worker processes. Default: the number of CPUs. */
@@ -66,6 +67,11 @@ export class LocalCluster {
   /** Worker processes by slot index (its name is local-<index>). */
   private readonly slots = new Map<number, Slot>();
   private closing: Promise<void> | null = null;
+  /** A script that ends without close() closes this cluster (script-end.ts). */
+  private readonly leaveScriptEnd = closeClusterAtScriptEnd({
+    busy: () => false,
+    close: () => this.close(),
+  });
 
   private constructor(
     readonly scheduler: Scheduler,
@@ -118,12 +124,23 @@ export class LocalCluster {
       dashboardAddress: options.dashboardAddress,
     });
     const cluster = new LocalCluster(scheduler, { ...options, nWorkers, threadsPerWorker }, setup);
+    const started = performance.now();
     try {
       await cluster.scale(nWorkers, options.timeout ?? 30_000);
     } catch (err) {
       await cluster.close();
       throw err;
     }
+    log.info(
+      readyLine(
+        `LocalCluster of ${nWorkers} workers`,
+        {
+          address: scheduler.address,
+          dashboardLink: scheduler.dashboardLink,
+        },
+        (performance.now() - started) / 1000,
+      ),
+    );
     return cluster;
   }
 
@@ -202,6 +219,8 @@ export class LocalCluster {
     const keys = this.scheduler.keys;
     if (!keys) args.push('--no-security');
     const env = {
+      // Its workers log as this process does (the library: warn), not as a worker run by hand.
+      MPI_CLUSTER_LOG: log.levelName(),
       ...process.env,
       ...own.env,
       ...(keys ? { [KEYS_ENV]: JSON.stringify(keys) } : {}),
@@ -210,6 +229,9 @@ export class LocalCluster {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env,
     });
+    // Worker processes never keep this process alive: the script's end closes the cluster.
+    child.unref();
+    child.channel?.unref();
     const slot: Slot = { child, started: Date.now(), quickDeaths, retiring: false };
     this.slots.set(i, slot);
     child.on('exit', (code, signal) => {
@@ -238,6 +260,7 @@ export class LocalCluster {
   /** Stops the workers and the scheduler. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.leaveScriptEnd();
       const children = [...this.slots.values()].map((s) => s.child);
       const exited = children.map(exitOf);
       await this.scheduler.close('local cluster closed');

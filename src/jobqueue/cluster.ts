@@ -24,6 +24,7 @@ import {
 import { jobOfWorker, renderJobScript, walltimeMargin } from './script';
 import { outputTail, SYSTEMS, type BatchStatus, type BatchSystem, type JobState } from './systems';
 import { onExitCancel } from './exit';
+import { closeClusterAtScriptEnd } from '../cluster/script-end';
 
 /** How often the batch system is asked about the jobs (ms). */
 const POLL_MS = 1000;
@@ -115,6 +116,8 @@ export class JobQueueCluster {
   private closing: Promise<void> | null = null;
   private readonly env: NodeJS.ProcessEnv;
   private readonly stopCancelOnExit: () => void;
+  /** A script that ends without close() closes this cluster (its jobs cancelled). */
+  private readonly leaveScriptEnd: () => void;
   private ledgerJobs = '';
   private readonly started = Date.now();
 
@@ -128,6 +131,7 @@ export class JobQueueCluster {
     this.timer = setInterval(() => void this.kick(), POLL_MS);
     this.timer.unref();
     this.stopCancelOnExit = onExitCancel(() => this.cancelNow());
+    this.leaveScriptEnd = closeClusterAtScriptEnd({ busy: () => false, close: () => this.close() });
   }
 
   protected static async open<C extends JobQueueCluster>(
@@ -291,6 +295,7 @@ export class JobQueueCluster {
       await this.scheduler.close(`${this.name} closed`);
       removeLedger(this.id);
       this.stopCancelOnExit();
+      this.leaveScriptEnd();
     })();
     return this.closing;
   }

@@ -94,6 +94,9 @@ export class SchedulerHttp {
       const port = (server.address() as AddressInfo).port;
       log.info(`scheduler: HTTP port ${where.port} is in use; serving on ${port} instead`);
     }
+    // Neither the server nor a browser's open page keeps a script's process alive.
+    server.unref();
+    server.on('connection', (socket) => socket.unref());
     const a = server.address() as AddressInfo;
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
     self = new SchedulerHttp(server, `http://${host}:${a.port}`);

@@ -191,8 +191,12 @@ export class Scheduler {
     s.prober = setInterval(() => {
       for (const id of s.peers.keys()) s.outbox.post(id, { t: 'heartbeat' });
     }, PROBE_MS);
+    // The socket's pending read keeps a scheduler process alive; in a script, a cluster's
+    // scheduler must not (cluster/script-end.ts).
+    s.ticker.unref();
+    s.prober.unref();
     void s.receive();
-    log.info(`scheduler at ${s.address}`);
+    log.member(`scheduler at ${s.address}`);
     return s;
   }
 
@@ -612,7 +616,7 @@ export class Scheduler {
       this.metrics = metrics;
       this.dashboard = dashboard;
       // Without the token: logs end up in batch output files others may read.
-      log.info(
+      log.member(
         `scheduler: dashboard at ${this.http.url}/status (its link with the token: client.dashboardLink)`,
       );
     } catch (err) {
@@ -634,7 +638,7 @@ export class Scheduler {
 
   /** A worker or client joined or left: logged, and shown in the dashboard's last events. */
   private note(text: string): void {
-    log.info(`scheduler: ${text}`);
+    log.member(`scheduler: ${text}`);
     this.dashboard?.event(text);
   }
 

@@ -40,7 +40,7 @@ test('a worker started mid-run takes tasks at once', async () => {
   const client = await Client.connect(cluster);
   try {
     const fs = client.map(
-      () => new Promise<number>((r) => setTimeout(() => r(process.pid), 30)),
+      (_i: number) => new Promise<number>((r) => setTimeout(() => r(process.pid), 30)),
       Array.from({ length: 60 }, (_, i) => i),
     );
     const first = cluster.workerPids[0];
