@@ -1,12 +1,18 @@
 /**
  * One small logger: each line has a timestamp, the process and the level. Level from
- * MPI_CLUSTER_LOG (error | warn | info | debug); default warn, so a library user's clean run
- * writes nothing to stderr; the scheduler CLI and mpi-init default to info (who joined and left).
+ * MPI_CLUSTER_LOG (error | warn | info | debug). The policy, in one place:
+ * - the library defaults to warn, so a library user's clean run writes nothing to stderr;
+ * - the programs (mpi-init, the scheduler and worker CLIs) default to info: one line when a
+ *   cluster is ready, warnings and errors;
+ * - who joined and left (`log.member`) is info only in a scheduler or worker run by hand, where
+ *   a batch job's output should show it, and debug elsewhere (under MPI every rank is a member
+ *   by construction, and the ready line says how many).
  */
 const LEVELS = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 } as const;
 type Level = keyof typeof LEVELS;
 
 let fallback: Level = 'warn';
+let membersAt: Level = 'debug';
 
 function current(): number {
   const env = (process.env.MPI_CLUSTER_LOG ?? fallback) as Level;
@@ -38,6 +44,12 @@ export const log = {
     fallback = l;
     level = current();
   },
+  /** Joins, leaves and registrations at info from now on (a scheduler or worker run by hand). */
+  membersAtInfo(): void {
+    membersAt = 'info';
+  },
+  /** A peer joined, registered or left: info by hand, debug elsewhere (see the policy above). */
+  member: (m: string) => out(membersAt, m),
   error: (m: string) => out('error', m),
   warn: (m: string) => out('warn', m),
   info: (m: string) => out('info', m),
@@ -60,6 +72,24 @@ export const log = {
     out('warn', m + left);
   },
 };
+
+/**
+ * The one line a program logs at its default level once a cluster is ready. The dashboard's
+ * address goes without its token: batch output files are often readable by others.
+ */
+export function readyLine(
+  what: string,
+  c: { address: string; dashboardLink: string | null },
+  seconds: number,
+): string {
+  let dashboard = '';
+  if (c.dashboardLink) {
+    const u = new URL(c.dashboardLink);
+    u.search = '';
+    dashboard = `, dashboard ${u.href} (with its token: client.dashboardLink)`;
+  }
+  return `cluster ready: ${what}, scheduler ${c.address}${dashboard}, ${seconds.toFixed(2)} s after start`;
+}
 
 const WARN_EVERY_MS = 5000;
 const often = new Map<string, { at: number; left: number }>();

@@ -108,7 +108,7 @@ async function runFileMode(o: Opts): Promise<void> {
     { schedulerRank: o.schedulerRank, exclusiveWorkers: init.exclusiveWorkers },
     o.scheduler ? 'file' : 'workers',
   );
-  if (comm.rank === plan.schedulerRank) log.info(`mpi-init: ranks ${describePlacement(plan)}`);
+  if (comm.rank === plan.schedulerRank) log.debug(`mpi-init: ranks ${describePlacement(plan)}`);
   const rank = await startRank(
     rankSetup(comm, plan, init, host, { schedulerFile: file, outside }),
     hosts,

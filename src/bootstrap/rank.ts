@@ -75,7 +75,7 @@ export async function startRank(setup: RankSetup, hosts: string[]): Promise<Rank
     };
     if (setup.gpus) {
       const gpu = pinGpu(launcherLocalRank() ?? countedLocalRank(comm.rank, hosts));
-      log.info(
+      log.debug(
         `rank ${comm.rank}: worker on GPU ${gpu.device} (CUDA_VISIBLE_DEVICES=${gpu.visible}, from ${gpu.source})`,
       );
       // Worker ranks before this one on its host whose local rank picks the same GPU.

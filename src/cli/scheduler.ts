@@ -99,5 +99,6 @@ Examples:
 if (require.main === module) {
   // Who joined and left, with the reasons, by default (MPI_CLUSTER_LOG overrides).
   log.defaultLevel('info');
+  log.membersAtInfo();
   schedulerCommand().parseAsync().catch(fail);
 }

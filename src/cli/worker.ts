@@ -169,5 +169,9 @@ Examples:
 }
 
 if (require.main === module) {
+  // Run by hand (or in a batch job): it says once that it registered, and when it closes.
+  // A LocalCluster's workers log at their parent's level (cluster/local.ts).
+  log.defaultLevel('info');
+  log.membersAtInfo();
   workerCommand().parseAsync().catch(fail);
 }

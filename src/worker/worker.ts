@@ -400,7 +400,7 @@ export class Worker {
         void this.close(`scheduler closing: ${op.reason}`, 0);
         return;
       case 'registered':
-        log.info(
+        log.member(
           `worker ${this.name} (${this.id}) registered with scheduler ${this.options.scheduler}: ${this.options.nthreads} threads, data at ${this.address}`,
         );
         this.isRegistered = true;
@@ -458,7 +458,7 @@ export class Worker {
     for (const t of this.graceTimers.values()) clearTimeout(t);
     this.graceTimers.clear();
     if (exitCode !== 0) log.warn(`worker ${this.name}: ${reason}`);
-    log.info(`worker ${this.name} (${this.id}) closing: ${reason}`);
+    log.member(`worker ${this.name} (${this.id}) closing: ${reason}`);
     this.schedOut.post('', { t: 'bye' });
     await Promise.race([this.schedOut.drained(), new Promise((r) => setTimeout(r, 200))]);
     this.peers.close();
