@@ -139,7 +139,9 @@ describeFlavours('rank placement', (flavour) => {
     expect(Object.keys(rep.workers)).toEqual(['0', '1']);
     expect(rep.address).toBe(`tcp://127.0.0.1:${port}`);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/info: initialize: ranks 0: scheduler\+client\+worker, 1: worker/);
+    expect(r.stderr).toMatch(
+      new RegExp(`info: cluster ready: 2 workers, scheduler tcp://127\\.0\\.0\\.1:${port}, `),
+    );
     await noneLeft(rep);
   });
 

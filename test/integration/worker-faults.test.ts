@@ -183,13 +183,13 @@ test('a worker that hears nothing from its scheduler says so within seconds: the
   }
 });
 
-test('a worker logs at info when it registers and when it closes, with the reason', async () => {
+test('a worker run by hand says at its default level that it registered, and why it closes', async () => {
   const file = path.join(dir, 'sched.json');
   const sched = startCli('cli/scheduler.js', ['--scheduler-file', file, '--host', '127.0.0.1']);
   await sched.line(/scheduler at tcp:/);
-  const worker = runCli('cli/worker.js', ['--scheduler-file', file, '--name', 'logged'], {
-    env: { MPI_CLUSTER_LOG: 'info' },
-  });
+  const env = { ...process.env };
+  delete env.MPI_CLUSTER_LOG;
+  const worker = runCli('cli/worker.js', ['--scheduler-file', file, '--name', 'logged'], { env });
   const client = await Client.connect({ schedulerFile: file, timeout: 10_000 });
   await client.waitForWorkers(1, { timeout: 10_000 });
   await client.shutdown();
@@ -197,5 +197,6 @@ test('a worker logs at info when it registers and when it closes, with the reaso
   expect(r.code).toBe(0);
   expect(r.stderr).toMatch(/info: worker logged \(w-[^)]+\) registered with scheduler tcp:/);
   expect(r.stderr).toMatch(/info: worker logged \(w-[^)]+\) closing: scheduler closing/);
+  expect(r.stderr.trim().split('\n')).toHaveLength(2);
   await sched.exited;
 });
