@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { ClusterError } from '../errors';
 import type { RemoteError } from '../protocol';
 
@@ -62,7 +63,14 @@ function keepAlive<T>(future: object, p: Promise<T>): Promise<T> {
   return p.finally(() => future);
 }
 
-/** A task's eventual result. Passing it to another task makes that task depend on it. */
+/**
+ * A task's eventual result. Passing it to another task makes that task depend on it.
+ *
+ * Not a promise, on purpose: `await future` gives the Future itself; `await future.result()`
+ * gives its value. Promises unwrap anything with a `then`, so a thenable Future could not be
+ * returned from an async function, yielded by `asCompleted` or handed out by `scatter` as a
+ * Future. Printed, a Future says how to get its value.
+ */
 export class Future<T = unknown> {
   private released = false;
   /** @internal */
@@ -104,6 +112,10 @@ export class Future<T = unknown> {
   }
 
   toString(): string {
-    return `<Future ${this.key} ${this.status}>`;
+    return `<Future ${this.key} ${this.status}: await future.result() for its value>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
   }
 }
