@@ -3,6 +3,14 @@ export { PeerPool, PeerTimeoutError } from './peers';
 export { router, dealer, boundEndpoint, HIGH_WATER_MARK, MAX_MESSAGE_SIZE } from './sockets';
 export { interfaceAddress, primaryAddress, hostFor, bindEndpoint } from './interfaces';
 export {
+  routeTo,
+  schedulerTarget,
+  workerHost,
+  describeHostChoice,
+  type HostChoice,
+  type SchedulerTarget,
+} from './route';
+export {
   makeKeys,
   parseKeys,
   secureServer,

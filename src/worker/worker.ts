@@ -10,10 +10,11 @@ import {
   bindEndpoint,
   boundEndpoint,
   dealer,
-  hostFor,
+  describeHostChoice,
   resolveSecurity,
   router,
   secureServer,
+  workerHost,
   type ClusterKeys,
 } from '../net';
 import { decode, packedBytes, type Envelope, type FnSpec } from '../protocol';
@@ -112,14 +113,16 @@ export class Worker {
 
   static async start(options: WorkerOptions): Promise<Worker> {
     resolveWorkerOptions(options);
-    const host = hostFor(options);
+    const choice = await workerHost(options);
     const keys = resolveSecurity(options.security, 'worker', 'refuse');
     const w = new Worker(options, keys, dealer(keys), router());
+    const said = describeHostChoice(w.name, options.scheduler, choice);
+    if (said) log[said.level](said.message);
     // The routing id must be set before connecting.
     w.toScheduler.routingId = w.id;
     // Its data service admits only the cluster's peers, as the scheduler does.
     if (keys) w.unsecure = await secureServer(w.dataSocket, keys);
-    await w.dataSocket.bind(bindEndpoint(host));
+    await w.dataSocket.bind(bindEndpoint(choice.host));
     w.address = boundEndpoint(w.dataSocket);
     const parent = options.localDirectory
       ? path.resolve(options.localDirectory)

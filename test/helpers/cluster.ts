@@ -41,20 +41,25 @@ export function runCli(
   });
 }
 
-/** Starts a long-running CLI; `line(re)` waits for matching output. */
-export function startCli(
-  script: string,
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): {
+export interface Started {
   child: ChildProcess;
   output: () => string;
   line: (re: RegExp, timeout?: number) => Promise<string>;
   exited: Promise<number | null>;
-} {
-  const child = spawn(process.execPath, [path.join(DIST, script), ...args], {
-    env: { ...process.env, ...env },
-  });
+}
+
+/** Starts a long-running CLI; `line(re)` waits for matching output. */
+export function startCli(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Started {
+  return startCommand(process.execPath, [path.join(DIST, script), ...args], env);
+}
+
+/** Starts a long-running command (e.g. a CLI under `ip netns exec`); `line(re)` waits for output. */
+export function startCommand(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Started {
+  const child = spawn(command, args, { env: { ...process.env, ...env } });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {
