@@ -1,4 +1,5 @@
 import { ClusterError, OptionError } from '../errors';
+import { BOOTSTRAP_DEFAULTS } from './defaults';
 
 /** What runs on one MPI rank. */
 export type Role = 'scheduler' | 'client' | 'worker';
@@ -36,17 +37,12 @@ export interface Placement {
   workerRanks: number[];
 }
 
-function rankOption(name: string, v: unknown, size: number): number {
-  if (!Number.isInteger(v) || (v as number) < 0) {
+/** A rank option: an integer from 0 (its range in the job is checked with the layout). */
+function rankOption(name: string, v: unknown): number | undefined {
+  if (v !== undefined && (!Number.isInteger(v) || (v as number) < 0)) {
     throw new OptionError(`${name} must be a rank (an integer from 0), got ${JSON.stringify(v)}`);
   }
-  if ((v as number) >= size) {
-    throw new ClusterError(
-      'ERR_WORLD_TOO_SMALL',
-      `${name} is ${v as number} but the job has ${size} rank(s) (0 to ${size - 1}): choose a smaller rank or launch more`,
-    );
-  }
-  return v as number;
+  return v as number | undefined;
 }
 
 /**
@@ -55,12 +51,50 @@ function rankOption(name: string, v: unknown, size: number): number {
  */
 function defaultClientRank(size: number, schedulerRank: number): number {
   if (size === 1) return 0;
-  return schedulerRank === 1 ? 0 : 1;
+  return schedulerRank === BOOTSTRAP_DEFAULTS.clientRank ? 0 : BOOTSTRAP_DEFAULTS.clientRank;
+}
+
+/** The checked options of a layout with a scheduler in the job. */
+interface Asked {
+  schedulerRank: number;
+  clientRank: number | undefined;
+  withClient: boolean;
+  exclusive: boolean;
+}
+
+/** The layout of `size` ranks, without checking that its ranks fit in the job. */
+function layout(size: number, a: Asked): Placement {
+  const clientRank = a.withClient
+    ? (a.clientRank ?? defaultClientRank(size, a.schedulerRank))
+    : null;
+  const reserved = new Set([a.schedulerRank, ...(clientRank === null ? [] : [clientRank])]);
+  const workerRanks = [...Array(size).keys()].filter((r) => !a.exclusive || !reserved.has(r));
+  return { size, schedulerRank: a.schedulerRank, clientRank, workerRanks };
+}
+
+/** Whether the layout's ranks are in the job and one of them runs a worker. */
+function works(p: Placement): boolean {
+  return (
+    p.schedulerRank < p.size &&
+    (p.clientRank === null || p.clientRank < p.size) &&
+    p.workerRanks.length > 0
+  );
 }
 
 /**
- * The rank layout of a job of `size` ranks in a mode (above). A layout without a worker is
- * ERR_WORLD_TOO_SMALL, saying how many ranks it needs.
+ * The fewest ranks the layout asked for needs. Found by trying sizes, since the default client
+ * rank moves with the size (a one-rank job's client is its scheduler's rank, a larger one's is 1).
+ * Ends: at most two ranks are reserved, so any size beyond them leaves one for a worker.
+ */
+function ranksNeeded(a: Asked): number {
+  let n = 1;
+  while (!works(layout(n, a))) n++;
+  return n;
+}
+
+/**
+ * The rank layout of a job of `size` ranks in a mode (above). A layout whose ranks are beyond the
+ * job, or that leaves no rank for a worker, is ERR_WORLD_TOO_SMALL, saying how many ranks it needs.
  */
 export function placement(
   size: number,
@@ -86,21 +120,32 @@ export function placement(
       'clientRank: this job has no client rank (clients connect to the scheduler file)',
     );
   }
-  const exclusive = o.exclusiveWorkers ?? true;
-  const schedulerRank = rankOption('schedulerRank', o.schedulerRank ?? 0, size);
-  const clientRank = withClient
-    ? rankOption('clientRank', o.clientRank ?? defaultClientRank(size, schedulerRank), size)
-    : null;
-  const reserved = new Set([schedulerRank, ...(clientRank === null ? [] : [clientRank])]);
-  const workerRanks = [...Array(size).keys()].filter((r) => !exclusive || !reserved.has(r));
-  if (workerRanks.length === 0) {
-    const roles = clientRank === null ? 'the scheduler' : 'the scheduler and the client';
-    throw new ClusterError(
-      'ERR_WORLD_TOO_SMALL',
-      `${size} rank(s) leave no rank for a worker: ${roles} take ${reserved.size}; launch at least ${reserved.size + 1} ranks (e.g. mpirun -np ${reserved.size + 1}), or let those ranks run workers too (exclusiveWorkers: false, --inclusive-workers)`,
-    );
+  const asked: Asked = {
+    schedulerRank: rankOption('schedulerRank', o.schedulerRank) ?? BOOTSTRAP_DEFAULTS.schedulerRank,
+    clientRank: rankOption('clientRank', o.clientRank),
+    withClient,
+    exclusive: o.exclusiveWorkers ?? BOOTSTRAP_DEFAULTS.exclusiveWorkers,
+  };
+  const p = layout(size, asked);
+  if (works(p)) return p;
+  const needed = ranksNeeded(asked);
+  for (const [name, rank] of [
+    ['schedulerRank', p.schedulerRank],
+    ['clientRank', p.clientRank],
+  ] as const) {
+    if (rank !== null && rank >= size) {
+      throw new ClusterError(
+        'ERR_WORLD_TOO_SMALL',
+        `${name} is ${rank} but the job has ${size} rank(s) (0 to ${size - 1}): choose a smaller rank or launch at least ${needed} ranks (e.g. mpirun -np ${needed})`,
+      );
+    }
   }
-  return { size, schedulerRank, clientRank, workerRanks };
+  const whose =
+    p.clientRank === null ? "the scheduler's rank" : "the scheduler's and the client's ranks";
+  throw new ClusterError(
+    'ERR_WORLD_TOO_SMALL',
+    `${size} rank(s) leave no rank for a worker (${describePlacement(p)}): launch at least ${needed} ranks (e.g. mpirun -np ${needed}, placed ${describePlacement(layout(needed, asked))}), or let ${whose} run workers too (exclusiveWorkers: false, --inclusive-workers)`,
+  );
 }
 
 /** The roles of `rank`, the scheduler first, then the client, then the worker. */

@@ -56,7 +56,7 @@ const MATRIX: [number, Record<string, unknown>, number, number[]][] = [
 
 /** Layouts with no rank left for a worker. */
 const TOO_SMALL: [number, Record<string, unknown>, string][] = [
-  [1, {}, 'launch at least'],
+  [1, {}, 'launch at least 3 ranks'],
   [2, {}, 'launch at least 3 ranks'],
   [1, { clientRank: 0 }, 'launch at least 2 ranks'],
   [2, { schedulerRank: 1 }, 'launch at least 3 ranks'],

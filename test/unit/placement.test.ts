@@ -48,6 +48,53 @@ test('scheduler-file and outside-scheduler modes have no client rank', () => {
   expect(() => placement(1, {}, 'file')).toThrow(/launch at least 2 ranks/);
 });
 
+test.each([
+  // The default layout needs 3 ranks, also asked with 1 (whose client would share rank 0).
+  [1, {}, 3, '0: scheduler+client'],
+  [2, {}, 3, '0: scheduler, 1: client'],
+  [1, { clientRank: 0 }, 2, '0: scheduler+client'],
+  [2, { schedulerRank: 1 }, 3, '0: client, 1: scheduler'],
+  [2, { schedulerRank: 1, clientRank: 0 }, 3, '0: client, 1: scheduler'],
+])(
+  'ERR_WORLD_TOO_SMALL on %i rank(s) with %j says the %i ranks that layout needs',
+  (size, options, needed, now) => {
+    expect(() => placement(size, options)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_WORLD_TOO_SMALL',
+        message: `${size} rank(s) leave no rank for a worker (${now}): launch at least ${needed} ranks (e.g. mpirun -np ${needed}, placed ${describePlacement(placement(needed, options))}), or let the scheduler's and the client's ranks run workers too (exclusiveWorkers: false, --inclusive-workers)`,
+      }),
+    );
+    // And that many is enough.
+    expect(placement(needed, options).workerRanks.length).toBeGreaterThan(0);
+  },
+);
+
+test('in scheduler-file mode the scheduler alone takes a rank: 2 are needed', () => {
+  expect(() => placement(1, {}, 'file')).toThrow(
+    expect.objectContaining({
+      code: 'ERR_WORLD_TOO_SMALL',
+      message: expect.stringMatching(
+        /^1 rank\(s\) leave no rank for a worker \(0: scheduler\): launch at least 2 ranks .*let the scheduler's rank run workers too/,
+      ),
+    }),
+  );
+});
+
+test('a scheduler or client rank beyond the job says how many ranks the layout needs', () => {
+  expect(() => placement(2, { schedulerRank: 3 })).toThrow(
+    expect.objectContaining({
+      code: 'ERR_WORLD_TOO_SMALL',
+      message: expect.stringMatching(
+        /schedulerRank is 3 but the job has 2 rank\(s\) \(0 to 1\): choose a smaller rank or launch at least 4 ranks/,
+      ),
+    }),
+  );
+  expect(placement(4, { schedulerRank: 3 }).workerRanks).toEqual([0, 2]);
+  expect(() => placement(3, { clientRank: 4, exclusiveWorkers: false })).toThrow(
+    /clientRank is 4 .*launch at least 5 ranks/,
+  );
+});
+
 test('bad ranks and layouts without a worker are refused with codes that say the fix', () => {
   expect(() => placement(2)).toThrow(
     expect.objectContaining({
