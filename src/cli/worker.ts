@@ -129,7 +129,7 @@ Examples:
               ? Number(o.memoryLimit)
               : o.memoryLimit;
         const resources = o.resources ? parseResources(o.resources) : undefined;
-        const gpu = o.gpu === undefined ? null : pinGpu(o.gpu);
+        const gpu = o.gpu === undefined ? null : pinGpu(o.gpu, process.env, 'worker');
         if (gpu) {
           // Tasks (threads, and what they spawn) see it too.
           process.env.CUDA_VISIBLE_DEVICES = gpu.visible;

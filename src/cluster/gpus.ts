@@ -15,14 +15,32 @@ function parseList(text: string): string[] {
 }
 
 /**
+ * Who looks for GPUs, for what ERR_NO_GPU advises: each can be given them another way.
+ * 'LocalCUDACluster': its cudaVisibleDevices option. 'mpi': a worker rank of initialize({ gpus:
+ * true }) or mpi-init --gpus, whose GPUs come from the launcher's environment. 'worker': the
+ * worker CLI's --gpu (also what a job-queue cluster with gpus runs).
+ */
+export type GpuSeeker = 'LocalCUDACluster' | 'mpi' | 'worker';
+
+const NO_GPU_ADVICE: Record<GpuSeeker, string> = {
+  LocalCUDACluster: "Give cudaVisibleDevices (e.g. '0,1') if the GPUs are there.",
+  mpi: 'If the GPUs are there, set CUDA_VISIBLE_DEVICES for the ranks (export it before srun or mpiexec, with Open MPI add -x CUDA_VISIBLE_DEVICES to mpirun, or let Slurm set it: srun --gpus-per-task=1); else leave out --gpus (gpus: true).',
+  worker:
+    'If the GPUs are there, set CUDA_VISIBLE_DEVICES for the worker (e.g. CUDA_VISIBLE_DEVICES=0,1 mpi-cluster-worker ... --gpu 0); else leave out --gpu (a job-queue cluster adds it for its gpus option).',
+};
+
+/**
  * The GPUs to use, looked for as dask-cuda does: the `cudaVisibleDevices` option, else
  * CUDA_VISIBLE_DEVICES (a launcher or the batch system set it), else `nvidia-smi -L`. No GPU at
- * all is ERR_NO_GPU, saying where it looked.
+ * all is ERR_NO_GPU, saying where it looked and, for `seeker`, how to give the GPUs.
  */
 export function visibleGpus(
   option?: string | (string | number)[],
   env: NodeJS.ProcessEnv = process.env,
-  nvidiaSmi = 'nvidia-smi',
+  {
+    seeker = 'LocalCUDACluster',
+    nvidiaSmi = 'nvidia-smi',
+  }: { seeker?: GpuSeeker; nvidiaSmi?: string } = {},
 ): VisibleGpus {
   if (option !== undefined) {
     const devices = Array.isArray(option) ? option.map(String) : parseList(option);
@@ -46,9 +64,13 @@ export function visibleGpus(
     : r.status !== 0
       ? `${nvidiaSmi} -L failed (exit ${r.status}): ${(r.stderr || r.stdout).trim()}`
       : `${nvidiaSmi} -L listed no GPU`;
+  const looked = [
+    ...(seeker === 'LocalCUDACluster' ? ['no cudaVisibleDevices option'] : []),
+    `CUDA_VISIBLE_DEVICES ${fromEnv === undefined ? 'not set' : `is "${fromEnv}"`}`,
+  ].join(', ');
   throw new ClusterError(
     'ERR_NO_GPU',
-    `no GPU found: no cudaVisibleDevices option, CUDA_VISIBLE_DEVICES ${fromEnv === undefined ? 'not set' : `is "${fromEnv}"`}, and ${smi}. Give cudaVisibleDevices (e.g. '0,1') if the GPUs are there.`,
+    `no GPU found: ${looked}, and ${smi}. ${NO_GPU_ADVICE[seeker]}`,
   );
 }
 
@@ -76,12 +98,17 @@ export interface PinnedGpu {
 }
 
 /**
- * Pins an MPI worker rank to one GPU by its node-local rank: the rank's GPU is visible GPU number
- * (local rank modulo their count), and it comes first in CUDA_VISIBLE_DEVICES. A launcher that
- * gave the rank one GPU of its own (srun --gpus-per-task=1) is honoured: that GPU it is.
+ * Pins an MPI worker rank to one GPU by its node-local rank (the worker CLI's --gpu I too, with
+ * `seeker` 'worker'): the rank's GPU is visible GPU number (local rank modulo their count), and it
+ * comes first in CUDA_VISIBLE_DEVICES. A launcher that gave the rank one GPU of its own
+ * (srun --gpus-per-task=1) is honoured: that GPU it is.
  */
-export function pinGpu(localRank: number, env: NodeJS.ProcessEnv = process.env): PinnedGpu {
-  const gpus = visibleGpus(undefined, env);
+export function pinGpu(
+  localRank: number,
+  env: NodeJS.ProcessEnv = process.env,
+  seeker: Exclude<GpuSeeker, 'LocalCUDACluster'> = 'mpi',
+): PinnedGpu {
+  const gpus = visibleGpus(undefined, env, { seeker });
   const i = localRank % gpus.devices.length;
   return {
     device: gpus.devices[i],

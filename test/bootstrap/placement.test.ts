@@ -215,14 +215,16 @@ describeFlavours('rank placement', (flavour) => {
     expect(r.code).toBe(0);
   });
 
-  test('--gpus where no GPU can be found ends the job with ERR_NO_GPU saying where it looked', async () => {
+  test('--gpus where no GPU can be found ends the job with ERR_NO_GPU saying where it looked and what works under MPI', async () => {
     const r = await runMpiCommand(flavour, 3, [node, INIT, '--interface', 'lo', '--gpus', SCRIPT], {
       env: { PATH: `${path.dirname(node)}:/usr/bin:/bin`, CUDA_VISIBLE_DEVICES: '-1' },
     });
     expect(r.timedOut).toBe(false);
     expect(r.code).not.toBe(0);
     if (flavour.forwardsStderrBeforeAbort)
-      expect(r.stderr).toMatch(/ERR_NO_GPU.*CUDA_VISIBLE_DEVICES is "-1"/);
+      expect(r.stderr).toMatch(
+        /ERR_NO_GPU.*CUDA_VISIBLE_DEVICES is "-1".*set CUDA_VISIBLE_DEVICES for the ranks.*leave out --gpus/,
+      );
   });
 });
 

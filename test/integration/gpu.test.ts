@@ -1,5 +1,5 @@
 import { Client, LocalCUDACluster } from '../../src';
-import { rotated, visibleGpus } from '../../src/cluster/gpus';
+import { pinGpu, rotated, visibleGpus } from '../../src/cluster/gpus';
 
 /**
  * GPU workers without a GPU: the device list is given, each worker reports the
@@ -46,10 +46,12 @@ test('the device list: the option, else CUDA_VISIBLE_DEVICES, else nvidia-smi; n
     devices: ['3', '1'],
     source: 'CUDA_VISIBLE_DEVICES',
   });
-  expect(() => visibleGpus(undefined, { PATH: '/nonexistent' }, 'nvidia-smi')).toThrow(
+  expect(() => visibleGpus(undefined, { PATH: '/nonexistent' })).toThrow(
     expect.objectContaining({
       code: 'ERR_NO_GPU',
-      message: expect.stringMatching(/CUDA_VISIBLE_DEVICES not set, and nvidia-smi is not on PATH/),
+      message: expect.stringMatching(
+        /no cudaVisibleDevices option, CUDA_VISIBLE_DEVICES not set, and nvidia-smi is not on PATH\. Give cudaVisibleDevices/,
+      ),
     }),
   );
   expect(() =>
@@ -59,6 +61,37 @@ test('the device list: the option, else CUDA_VISIBLE_DEVICES, else nvidia-smi; n
     expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
   );
   expect([0, 1, 2].map((i) => rotated(['a', 'b', 'c'], i))).toEqual(['a,b,c', 'b,c,a', 'c,a,b']);
+});
+
+test('ERR_NO_GPU advises what works where the GPUs were asked for: CUDA_VISIBLE_DEVICES under MPI and for the worker CLI, the option for LocalCUDACluster', () => {
+  const none = { CUDA_VISIBLE_DEVICES: '-1', PATH: '/nonexistent' };
+  const message = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (err) {
+      expect(err).toMatchObject({ code: 'ERR_NO_GPU' });
+      return (err as Error).message;
+    }
+    throw new Error('no ERR_NO_GPU');
+  };
+  // An MPI worker rank (initialize({ gpus: true }), mpi-init --gpus): mpi-init has no option for
+  // the devices, so the advice is the launcher's environment, or no --gpus.
+  const mpi = message(() => pinGpu(0, none));
+  expect(mpi).toMatch(
+    /^no GPU found: CUDA_VISIBLE_DEVICES is "-1", and nvidia-smi is not on PATH\./,
+  );
+  expect(mpi).toMatch(
+    /set CUDA_VISIBLE_DEVICES for the ranks.*-x CUDA_VISIBLE_DEVICES.*leave out --gpus \(gpus: true\)/,
+  );
+  expect(mpi).not.toMatch(/cudaVisibleDevices/);
+  // The worker CLI's --gpu.
+  const worker = message(() => pinGpu(0, none, 'worker'));
+  expect(worker).toMatch(/set CUDA_VISIBLE_DEVICES for the worker.*else leave out --gpu /);
+  expect(worker).not.toMatch(/cudaVisibleDevices/);
+  // LocalCUDACluster keeps its option's advice.
+  expect(message(() => visibleGpus(undefined, none))).toMatch(
+    /no cudaVisibleDevices option, CUDA_VISIBLE_DEVICES is "-1".*Give cudaVisibleDevices \(e\.g\. '0,1'\)/,
+  );
 });
 
 test('more workers than GPUs, or an unknown option, is refused before anything starts', async () => {
