@@ -66,11 +66,26 @@ function initOptions(o: Opts): InitializeOptions {
   };
 }
 
+/**
+ * The script's file, found as `node script` finds it (from the current directory; with .js,
+ * .json or .node added, or a directory's package.json main or index.js), before MPI or any
+ * cluster starts: a missing script is ERR_INVALID_OPTION naming the path, not a started job.
+ */
+export function resolveScript(script: string, cwd = process.cwd()): string {
+  const file = path.resolve(cwd, script);
+  try {
+    return require.resolve(file);
+  } catch {
+    throw new OptionError(
+      `script "${script}" not found: no file ${file} (nor with .js, .json or .node added, nor a directory with an index.js); a relative path is taken from the current directory, ${cwd}`,
+    );
+  }
+}
+
 /** The MPI way: the client's rank runs the user's script; initialize() there returns the same client. */
-async function runScript(script: string, args: string[], o: Opts): Promise<void> {
+async function runScript(file: string, args: string[], o: Opts): Promise<void> {
   const client = await initialize(initOptions(o));
   if (!client) return;
-  const file = path.resolve(script);
   process.argv = [process.argv[0], file, ...args];
   // An error in the script is the script's: it surfaces as uncaught, with its stack, and ends the
   // job through the MPI exit handlers (MPI_Abort), like an error thrown later on.
@@ -237,7 +252,7 @@ PMIx fence is no barrier across nodes, and MPI_Init can then crash (docs/slurm.m
           throw new OptionError(
             'give a script to run as the client (mpi-init script.js), or --scheduler-file FILE',
           );
-        } else await runScript(script, args, o);
+        } else await runScript(resolveScript(script), args, o);
       } catch (err) {
         if (mpi.available() && mpi.initialized() && !mpi.finalized()) {
           const e = err as { code?: string; message?: string };

@@ -81,6 +81,19 @@ describeFlavours('initialize() and mpi-init', (flavour) => {
       expect(r.stderr).toMatch(/ERR_INTERFACE_NOT_FOUND\].*"nosuch0"/);
   });
 
+  test('a script that is not there ends every rank before MPI or a cluster starts: exit 2, ERR_INVALID_OPTION naming its path', async () => {
+    // The launcher runs in the repository root: that is where a relative path is looked for.
+    const r = await runMpiCommand(flavour, 3, [node, INIT, 'nosuch.js'], { timeoutMs: 20_000 });
+    expect(r.timedOut).toBe(false);
+    if (flavour.name === 'openmpi') expect(r.code).toBe(2);
+    else expect(r.code).not.toBe(0);
+    const notFound = `[ERR_INVALID_OPTION]: script "nosuch.js" not found: no file ${path.resolve(__dirname, '..', '..', 'nosuch.js')} `;
+    expect(r.stderr).toContain(notFound);
+    // Nothing started: no scheduler, no ready line, no MPI_Abort.
+    expect(r.stdout).toEqual([]);
+    expect(r.stderr).not.toMatch(/cluster ready|MPI_Abort|bootstrap failed/);
+  });
+
   test('two ranks are too few: ERR_WORLD_TOO_SMALL says how many are needed', async () => {
     const r = await runMpiCommand(flavour, 2, [node, path.join(FIX, 'script.js')], {
       timeoutMs: 20_000,
@@ -149,6 +162,16 @@ test('mpi-init --help shows both modes with examples and the Slurm fence setting
   const badRank = await runCli('mpi-init.js', ['--scheduler-rank', '-1', 'x.js']);
   expect(badRank.code).not.toBe(0);
   expect(badRank.stderr).toMatch(/--scheduler-rank must be an integer from 0/);
+});
+
+test('mpi-init without a launcher and with a script that is not there exits 2 naming the path, found as node finds it', async () => {
+  const { runCli } = await import('../helpers/cluster');
+  const r = await runCli('mpi-init.js', ['nosuch.js']);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(
+    /^error \[ERR_INVALID_OPTION\]: script "nosuch\.js" not found: no file \/.*\/nosuch\.js .*current directory/,
+  );
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
 });
 
 describeFlavours('mpi-init --scheduler-file', (flavour) => {
