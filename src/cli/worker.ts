@@ -3,7 +3,8 @@ import { Command } from 'commander';
 import { readSchedulerFile, type SchedulerFileContent } from '../cluster/scheduler-file';
 import { pinGpu } from '../cluster/gpus';
 import { log } from '../log';
-import { KEYS_ENV } from '../net/security';
+import { handshakeRefused } from '../client/handshake';
+import { KEYS_ENV, parseKeys, type ClusterKeys } from '../net/security';
 import { ClusterError, OptionError } from '../errors';
 import { WORKER_DEFAULTS } from '../worker/options';
 import { Worker } from '../worker/worker';
@@ -52,6 +53,30 @@ async function waitForSchedulerFile(
       `no scheduler file at ${file} after ${seconds} s (--death-timeout): start mpi-cluster-scheduler with --scheduler-file ${file}, or wait longer with a larger --death-timeout`,
       { cause: err },
     );
+  }
+}
+
+/**
+ * Resolves once the worker registered, or once it closed. A scheduler that refuses the
+ * worker's handshake (security on one side only, or other keys) rejects with ERR_SECURITY saying
+ * which, instead of a worker that waits out its death timeout with nothing heard.
+ */
+async function registeredOrRefused(w: Worker, keys: ClusterKeys | null): Promise<void> {
+  const scheduler = w.options.scheduler;
+  const probe = handshakeRefused(scheduler, keys);
+  try {
+    await Promise.race([w.registered, w.closed, probe.promise]);
+  } catch (err) {
+    if ((err as ClusterError).code !== 'ERR_SECURITY') throw err;
+    throw new ClusterError(
+      'ERR_SECURITY',
+      keys
+        ? `the scheduler at ${scheduler} refused this worker's CurveZMQ keys: it has other keys (take them from its scheduler file: --scheduler-file FILE, or set ${KEYS_ENV}), or it runs without security (then start the workers with --no-security too)`
+        : `the scheduler at ${scheduler} requires CurveZMQ and this worker runs without security (--no-security): give it the scheduler's keys (--scheduler-file FILE, which holds them, or ${KEYS_ENV}), or start both the scheduler and the workers with --no-security`,
+      { cause: err },
+    );
+  } finally {
+    probe.stop();
   }
 }
 
@@ -157,9 +182,19 @@ Examples:
           if (started) await started.close('stopped by signal');
         });
         const w = await starting;
+        // The keys it connected with, as Worker.start took them (security undefined: the env).
+        const keys =
+          security === false
+            ? null
+            : (security ??
+              (process.env[KEYS_ENV] ? parseKeys(process.env[KEYS_ENV], KEYS_ENV) : null));
         delete process.env[KEYS_ENV];
         // Started by a LocalCluster: leave with the parent.
         if (process.send) process.on('disconnect', () => void w.close('parent process gone'));
+        await registeredOrRefused(w, keys).catch(async (err: unknown) => {
+          await w.close('refused by the scheduler');
+          throw err;
+        });
         await w.closed;
         process.exit(process.exitCode ?? 0);
       } catch (err) {

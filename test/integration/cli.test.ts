@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from '../../src';
+import { KEYS_ENV, makeKeys } from '../../src/net/security';
 import { runCli, startCli } from '../helpers/cluster';
 
 let dir: string;
@@ -90,6 +91,53 @@ test('a worker given only an address and no keys is refused with ERR_SECURITY, s
   const r = await runCli('cli/worker.js', ['tcp://127.0.0.1:9', '--host', '127.0.0.1']);
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/\[ERR_SECURITY\].*--scheduler-file.*MPI_CLUSTER_KEYS.*--no-security/);
+});
+
+test('a --no-security worker of a secure scheduler exits 1 with ERR_SECURITY: the scheduler requires CurveZMQ, give the keys or --no-security on both', async () => {
+  const file = path.join(dir, 'sched.json');
+  const sched = startCli('cli/scheduler.js', [
+    '--scheduler-file',
+    file,
+    '--host',
+    '127.0.0.1',
+    '--no-dashboard',
+  ]);
+  const address = (await sched.line(/tcp:\/\/127\.0\.0\.1:\d+/)).trim();
+  try {
+    for (const joining of [[address], ['--scheduler-file', file]]) {
+      const r = await runCli('cli/worker.js', [...joining, '--no-security', '--host', '127.0.0.1']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        /\[ERR_SECURITY\]: the scheduler at tcp:\S+ requires CurveZMQ and this worker runs without security \(--no-security\): .*--scheduler-file.*MPI_CLUSTER_KEYS.*--no-security/,
+      );
+      expect(r.stderr).not.toMatch(/keys differ|\n\s+at /);
+    }
+  } finally {
+    sched.child.kill('SIGTERM');
+    expect(await sched.exited).toBe(0);
+  }
+});
+
+test('a worker with keys at a --no-security scheduler exits 1 with ERR_SECURITY: its keys refused, other keys or --no-security', async () => {
+  const sched = startCli('cli/scheduler.js', [
+    '--no-security',
+    '--host',
+    '127.0.0.1',
+    '--no-dashboard',
+  ]);
+  const address = (await sched.line(/tcp:\/\/127\.0\.0\.1:\d+/)).trim();
+  try {
+    const r = await runCli('cli/worker.js', [address, '--host', '127.0.0.1'], {
+      env: { [KEYS_ENV]: JSON.stringify(makeKeys()) },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /\[ERR_SECURITY\]: the scheduler at tcp:\S+ refused this worker's CurveZMQ keys: it has other keys .* or it runs without security/,
+    );
+  } finally {
+    sched.child.kill('SIGTERM');
+    expect(await sched.exited).toBe(0);
+  }
 });
 
 test('a scheduler without a scheduler file, keys or --no-security is refused: nobody could join', async () => {
