@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import { Client } from '../client/client';
 import { ClusterError, OptionError } from '../errors';
 import { log, readyLine } from '../log';
+import { parseDuration } from '../util/duration';
 import * as mpi from '../mpi';
 import type { Communicator } from '../mpi';
 import type { DashboardAddress } from '../scheduler/http';
@@ -24,8 +25,8 @@ export interface InitializeOptions extends PlacementOptions {
   comm?: Communicator;
   /** true (default): scheduler and worker ranks exit when the cluster shuts down. */
   exit?: boolean;
-  /** How long the client's rank waits for every worker to register (ms). Default 60000. */
-  timeout?: number;
+  /** How long the client's rank waits for every worker to register: ms, or '60s'. Default 60 s. */
+  timeout?: number | string;
   /** Worker name prefix; names are PREFIX + rank (default: the rank alone, as dask-mpi). */
   name?: string;
   /** false: no CurveZMQ (a warning says so). Default: the scheduler's rank makes keys and sends them over MPI. */
@@ -75,8 +76,8 @@ export function checkInitializeOptions(o: InitializeOptions): void {
     if (!KNOWN.includes(k))
       throw new OptionError(`unknown initialize option "${k}"; known: ${KNOWN.join(', ')}`);
   }
-  if (o.timeout !== undefined && !(typeof o.timeout === 'number' && o.timeout > 0)) {
-    throw new OptionError(`timeout must be a positive number of ms, got ${o.timeout}`);
+  if (o.timeout !== undefined && !(parseDuration(o.timeout, { name: 'timeout', unit: 'ms' }) > 0)) {
+    throw new OptionError(`timeout must be a positive duration, got ${JSON.stringify(o.timeout)}`);
   }
   if (o.exit !== undefined && typeof o.exit !== 'boolean')
     throw new OptionError('exit must be true or false');
@@ -116,7 +117,9 @@ export function rankSetup(
     worker: {
       ...o.workerOptions,
       interface: o.interface,
-      host,
+      // A job on one host: loopback for all. On several hosts without an interface, each worker
+      // serves on its address that routes to the scheduler (net/route.ts), as Dask's do.
+      host: host === '127.0.0.1' ? host : undefined,
       nthreads: o.nthreads ?? o.workerOptions?.nthreads,
       memoryLimit: o.memoryLimit ?? o.workerOptions?.memoryLimit,
       localDirectory: o.localDirectory ?? o.workerOptions?.localDirectory,
@@ -158,7 +161,8 @@ async function run(o: InitializeOptions): Promise<Client | null> {
   const comm = o.comm ?? mpi.world();
   const plan = placement(comm.size, o);
   const exit = o.exit ?? true;
-  const timeout = o.timeout ?? 60_000;
+  const timeout =
+    o.timeout === undefined ? 60_000 : parseDuration(o.timeout, { name: 'timeout', unit: 'ms' });
   const { hosts, host } = await hostsOf(comm, o.interface);
   if (comm.rank === plan.schedulerRank) log.debug(`initialize: ranks ${describePlacement(plan)}`);
   const rank = await startRank(rankSetup(comm, plan, o, host), hosts).catch((err: unknown) =>

@@ -48,7 +48,7 @@ export async function hostsOf(
   const host = iface ? undefined : oneHost ? '127.0.0.1' : hostFor({});
   if (host && !oneHost && comm.rank === 0) {
     log.warn(
-      `no interface given and the job spans ${new Set(hosts).size} hosts: binding each rank's primary address (rank 0: ${host}); pass { interface: 'ib0' } (--interface ib0) to choose the network`,
+      `no interface given and the job spans ${new Set(hosts).size} hosts: the scheduler binds its host's primary address (rank 0: ${host}), workers the address that routes to it; pass { interface: 'ib0' } (--interface ib0) to choose the network`,
     );
   }
   return { hosts, host };

@@ -13,6 +13,7 @@ import { collectFutures, substitute, zip } from './structure';
 import { validateTaskOptions, type TaskOptions } from './task-options';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { handshakeRefused, withTimeout } from './handshake';
+import { parseDuration } from '../util/duration';
 import type { Args, ClientOptions, Gathered, MapArgs, Ret, ScatterOptions } from './types';
 import { resolveTarget, type ConnectTarget } from './target';
 import { closeClientAtScriptEnd } from '../cluster/script-end';
@@ -653,7 +654,8 @@ export class Client implements FutureHost {
   async wait(
     futures: Future[],
     options: {
-      timeout?: number;
+      /** ms, or a string with its unit ('5s'). */
+      timeout?: number | string;
       returnWhen?: 'ALL_COMPLETED' | 'FIRST_COMPLETED' | 'FIRST_EXCEPTION';
     } = {},
   ): Promise<{ done: Set<Future>; notDone: Set<Future> }> {
@@ -663,6 +665,10 @@ export class Client implements FutureHost {
         `returnWhen must be ALL_COMPLETED, FIRST_COMPLETED or FIRST_EXCEPTION, got ${when}`,
       );
     }
+    const timeout =
+      options.timeout === undefined
+        ? undefined
+        : parseDuration(options.timeout, { name: 'wait: timeout', unit: 'ms' });
     const settled = futures.map((f) => this.whenSettled(f.key).then(() => f));
     let all: Promise<unknown>;
     if (when === 'ALL_COMPLETED') all = Promise.all(settled);
@@ -676,11 +682,7 @@ export class Client implements FutureHost {
           void p.then((f) => (f.status === 'error' || --left === 0 ? resolve() : undefined));
       });
     }
-    await withTimeout(
-      all,
-      options.timeout,
-      () => `wait: futures not done after ${options.timeout} ms`,
-    );
+    await withTimeout(all, timeout, () => `wait: futures not done after ${timeout} ms`);
     const done = new Set(futures.filter((f) => f.done()));
     return { done, notDone: new Set(futures.filter((f) => !done.has(f))) };
   }
@@ -708,17 +710,18 @@ export class Client implements FutureHost {
   }
 
   /** Resolves once at least `n` workers are connected. */
-  async waitForWorkers(n: number, options: { timeout?: number } | number = {}): Promise<void> {
+  async waitForWorkers(
+    n: number,
+    options: { timeout?: number | string } | number = {},
+  ): Promise<void> {
     if (!Number.isInteger(n) || n < 0)
       throw new OptionError(`waitForWorkers(n): n must be a non-negative integer, got ${n}`);
     // waitForWorkers(4, 10000) as in Dask: a number is the timeout in ms.
     if (typeof options === 'number') options = { timeout: options };
-    const t = options.timeout;
-    if (t !== undefined && !(typeof t === 'number' && t >= 0 && Number.isFinite(t))) {
-      throw new OptionError(
-        `waitForWorkers: timeout must be a non-negative number of ms, got ${t}`,
-      );
-    }
+    const t =
+      options.timeout === undefined
+        ? undefined
+        : parseDuration(options.timeout, { name: 'waitForWorkers: timeout', unit: 'ms' });
     let waiter: (() => void) | undefined;
     let gaveUp = false;
     const reached = (async () => {
@@ -733,8 +736,8 @@ export class Client implements FutureHost {
     })();
     await withTimeout(
       reached,
-      options.timeout,
-      () => `only ${this.nWorkers} of ${n} workers connected after ${options.timeout} ms`,
+      t,
+      () => `only ${this.nWorkers} of ${n} workers connected after ${t} ms`,
     ).catch((err: Error) => {
       gaveUp = true;
       const i = this.workerWaiters.indexOf(waiter!);

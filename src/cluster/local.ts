@@ -5,6 +5,7 @@ import { log, readyLine } from '../log';
 import { KEYS_ENV, type ClusterKeys } from '../net/security';
 import { distFile } from '../paths';
 import { Scheduler } from '../scheduler/server';
+import { parseDuration } from '../util/duration';
 import { parseMemoryLimit } from '../worker/options';
 import { closeClusterAtScriptEnd } from './script-end';
 
@@ -18,8 +19,8 @@ export interface LocalClusterOptions {
   /** Network interface for scheduler and workers; default loopback. */
   interface?: string;
   localDirectory?: string;
-  /** How long to wait for the workers to register (ms). Default 30000. */
-  timeout?: number;
+  /** How long to wait for the workers to register: ms, or '30s'. Default 30 s. */
+  timeout?: number | string;
   /** false: no security (a warning says so). Default: keys made for this cluster, in memory. */
   security?: false;
   /** The scheduler's HTTP server (/metrics, /health): ':8787' (default), 'host:port', or false. */
@@ -112,6 +113,10 @@ export class LocalCluster {
         `threadsPerWorker must be a positive integer, got ${options.threadsPerWorker}`,
       );
     }
+    const timeout =
+      options.timeout === undefined
+        ? 30_000
+        : parseDuration(options.timeout, { name: 'timeout', unit: 'ms' });
     if (options.security !== undefined && options.security !== false) {
       throw new OptionError(
         'LocalCluster security: only false (off) can be given; keys are made for each cluster',
@@ -124,9 +129,11 @@ export class LocalCluster {
       dashboardAddress: options.dashboardAddress,
     });
     const cluster = new LocalCluster(scheduler, { ...options, nWorkers, threadsPerWorker }, setup);
+    // A client's shutdown() stops the scheduler: the cluster closes with it (no restarts).
+    void scheduler.closed.then(() => cluster.close());
     const started = performance.now();
     try {
-      await cluster.scale(nWorkers, options.timeout ?? 30_000);
+      await cluster.scale(nWorkers, timeout);
     } catch (err) {
       await cluster.close();
       throw err;
