@@ -157,8 +157,60 @@ test('installed from the packed tarball as the README says, in a fresh project',
 
   const script = await run(process.execPath, ['script.js'], { cwd: proj, timeout: 30_000 });
   expectUserResolution(parseOutput(script), proj);
+
+  // ES modules reach the public entry points through the exports map.
+  fs.writeFileSync(
+    path.join(proj, 'esm.mjs'),
+    `import { Client, connect } from 'mpi-cluster';
+import { MPI } from 'mpi-cluster/mpi';
+import { MPI as Same } from 'mpi-cluster/dist/mpi';
+console.log(JSON.stringify([typeof Client.connect, typeof connect, typeof MPI.init, Same === MPI]));
+`,
+  );
+  const esm = await run(process.execPath, ['esm.mjs'], { cwd: proj, timeout: 30_000 });
+  expect(esm.stdout.trim()).toBe('["function","function","function",true]');
+  // The installed types, under tsc --strict, in an ES module and in CommonJS.
+  fs.writeFileSync(
+    path.join(proj, 'typed.mts'),
+    `import { initialize } from 'mpi-cluster';
+import { MPI } from 'mpi-cluster/mpi';
+const client = await initialize({ interface: 'ib0' });
+console.log(client.address, MPI.initialized());
+`,
+  );
+  fs.writeFileSync(
+    path.join(proj, 'typed.cts'),
+    `import { Client } from 'mpi-cluster';
+export async function main(): Promise<number[]> {
+  const client = await Client.connect();
+  return client.gather(client.map((x: number) => x * x, [1, 2]));
+}
+`,
+  );
+  const tsc = await run(
+    process.execPath,
+    [
+      path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '--strict',
+      '--noEmit',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--types',
+      'node',
+      '--typeRoots',
+      path.join(ROOT, 'node_modules', '@types'),
+      'typed.mts',
+      'typed.cts',
+    ],
+    { cwd: proj, timeout: 60_000 },
+  );
+  expect(tsc.stdout + tsc.stderr).toBe('');
   console.log(
     `install test: pack ${pack.ms} ms, npm install (${mode}) ${install.ms} ms, ` +
       `script ${script.ms} ms, total ${Date.now() - started} ms`,
   );
-}, 60_000);
+}, 120_000);
