@@ -71,7 +71,23 @@ export type Op =
    * from other workers (totals), and the fetches since its last heartbeat: start, end (ms since
    * the epoch) and bytes of each, flat.
    */
-  | { t: 'heartbeat'; cpu?: number; rss?: number; transferBytes?: number; xfer?: number[] }
+  | {
+      t: 'heartbeat';
+      cpu?: number;
+      rss?: number;
+      transferBytes?: number;
+      xfer?: number[];
+      /**
+       * Memory (issue 20), from workers: bytes of stored values held in memory (managed), bytes
+       * and count of values spilled to disk, and 1 while paused (above the pause threshold: it
+       * starts no task, the scheduler places nothing there), 0 otherwise. Process memory is rss;
+       * unmanaged = rss - managed.
+       */
+      managed?: number;
+      spilled?: number;
+      spilledCount?: number;
+      paused?: number;
+    }
   | { t: 'shutdown' }
   | { t: 'bye' }
   // worker -> scheduler (besides register, results, heartbeat, bye): its lifetime is up
