@@ -1,6 +1,7 @@
 import { OptionError } from '../errors';
 import { keyPrefix } from '../util/key-prefix';
 import { Future } from './future';
+import { barLine, frame, nameWidth, newKind, note, plainLine, type Kind } from './progress-lines';
 
 export interface ProgressOptions {
   /** Where it draws. Default: process.stderr. */
@@ -13,10 +14,7 @@ type Futures =
   Future<unknown> | Future<unknown>[] | Record<string, Future<unknown> | Future<unknown>[]>;
 
 interface Group {
-  name: string;
-  total: number;
-  done: number;
-  errors: number;
+  kind: Kind;
   /** Futures not yet settled; shrinks as they settle, so each look costs what is left. */
   pending: Future<unknown>[];
 }
@@ -26,8 +24,8 @@ function groups(futures: Futures): Group[] {
   const add = (name: string | null, f: Future<unknown>) => {
     const n = name ?? keyPrefix(f.key);
     let g = byName.get(n);
-    if (!g) byName.set(n, (g = { name: n, total: 0, done: 0, errors: 0, pending: [] }));
-    g.total += 1;
+    if (!g) byName.set(n, (g = { kind: newKind(n), pending: [] }));
+    g.kind.total += 1;
     g.pending.push(f);
   };
   if (Array.isArray(futures)) for (const f of futures) add(null, f);
@@ -42,68 +40,50 @@ function groups(futures: Futures): Group[] {
   return [...byName.values()];
 }
 
-/** Counts what settled since the last look; true once every future has. */
-function look(gs: Group[]): boolean {
+/** Counts what settled since the last look, at `now`; true once every future has. */
+function look(gs: Group[], now: number): boolean {
   let all = true;
   for (const g of gs) {
     const still: Future<unknown>[] = [];
+    let { done, errors } = g.kind;
     for (const f of g.pending) {
       const s = f.status;
       if (s === 'pending') still.push(f);
       else {
-        g.done += 1;
-        if (s === 'error') g.errors += 1;
+        done += 1;
+        if (s === 'error') errors += 1;
       }
     }
     g.pending = still;
+    note(g.kind, done, errors, now);
     if (still.length > 0) all = false;
   }
   return all;
 }
 
-const clock = (s: number) => {
-  if (!Number.isFinite(s)) return '--:--';
-  const t = Math.round(s);
-  const h = Math.floor(t / 3600);
-  const mm = String(Math.floor((t % 3600) / 60)).padStart(2, '0');
-  const ss = String(t % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
-};
-
-function figures(g: Group, elapsed: number): { rate: number; eta: number } {
-  const rate = elapsed > 0 ? g.done / elapsed : 0;
-  return { rate, eta: rate > 0 ? (g.total - g.done) / rate : Infinity };
-}
-
-const RED = '\x1b[31m';
-const RESET = '\x1b[0m';
-
-function barLine(g: Group, elapsed: number, width: number, nameWidth: number): string {
-  const { rate, eta } = figures(g, elapsed);
-  const tail = ` ${g.done}/${g.total} ${rate.toFixed(1)}/s ${clock(elapsed)} ETA ${g.done === g.total ? '00:00' : clock(eta)}`;
-  const errs = g.errors > 0 ? ` ${RED}${g.errors} erred${RESET}` : '';
-  const barWidth = Math.max(10, width - nameWidth - tail.length - 12);
-  const full = g.total === 0 ? barWidth : Math.round((g.done / g.total) * barWidth);
-  return `${g.name.padEnd(nameWidth)} |${'█'.repeat(full)}${' '.repeat(barWidth - full)}|${tail}${errs}`;
-}
-
-function plainLine(gs: Group[], elapsed: number): string {
-  const parts = gs.map((g) => {
-    const pct = g.total === 0 ? 100 : Math.floor((100 * g.done) / g.total);
-    return `${g.name} ${g.done}/${g.total} (${pct}%)${g.errors ? `, ${g.errors} erred` : ''}`;
-  });
-  const done = gs.reduce((a, g) => a + g.done, 0);
-  const total = gs.reduce((a, g) => a + g.total, 0);
-  const rate = elapsed > 0 ? done / elapsed : 0;
-  const eta = rate > 0 ? (total - done) / rate : Infinity;
-  return `progress: ${parts.join('; ')}; ${rate.toFixed(1)} tasks/s, elapsed ${clock(elapsed)}, ETA ${done === total ? '00:00' : clock(eta)}\n`;
+/**
+ * Keeps a wait on one pending future: a client that nobody awaits reads the scheduler's news only
+ * every half second, so without it results would reach the looks in batches, and a kind's clock
+ * would start up to that late.
+ */
+function keepReading(gs: Group[]): void {
+  // Only a pending one: the wait on any other resolves at once, and this would spin.
+  for (const g of gs) {
+    const f = g.pending.find((x) => x.status === 'pending');
+    if (f) {
+      void f.exception().then(() => keepReading(gs));
+      return;
+    }
+  }
 }
 
 /**
  * Shows how `futures` get on, by task kind (their function's name, or the names of an object
  * `{ name: futures }`): bars redrawn on a terminal (done/total, rate, elapsed, ETA, errors in red),
- * one plain line every few seconds otherwise (a batch job's output file). Resolves once all have
- * settled, erred or not (their results stay with the futures).
+ * one plain line every few seconds otherwise (a batch job's output file). A kind's rate, elapsed
+ * time and ETA run on its own clock, from its first result, so a kind that starts late (after the
+ * one it depends on) is timed on its own; the plain line's figures are the whole run's. Resolves
+ * once all have settled, erred or not (their results stay with the futures).
  */
 export async function progress(futures: Futures, options: ProgressOptions = {}): Promise<void> {
   const stream = options.stream ?? process.stderr;
@@ -115,33 +95,38 @@ export async function progress(futures: Futures, options: ProgressOptions = {}):
     );
   }
   const gs = groups(futures);
+  const kinds = gs.map((g) => g.kind);
   const start = Date.now();
-  const nameWidth = Math.min(30, Math.max(...gs.map((g) => g.name.length), 4));
+  const names = nameWidth(kinds);
   let drawn = 0;
-  const draw = (last: boolean) => {
-    const elapsed = (Date.now() - start) / 1000;
+  const draw = (now: number) => {
     if (!tty) {
-      stream.write(plainLine(gs, elapsed));
+      stream.write(plainLine(kinds, now, start));
       return;
     }
-    const width = Math.max(40, stream.columns ?? 80);
-    const up = drawn > 0 ? `\x1b[${drawn}A` : '';
-    const lines = gs.map((g) => `\r\x1b[2K${barLine(g, elapsed, width, nameWidth)}`);
-    stream.write(`${up}${lines.join('\n')}\n`);
-    drawn = gs.length;
-    if (last) drawn = 0;
+    // A pseudo-terminal nobody sized reports 0 columns.
+    const width = stream.columns || 80;
+    stream.write(
+      frame(
+        kinds.map((k) => barLine(k, now, width, names)),
+        drawn,
+      ),
+    );
+    drawn = kinds.length;
   };
-  let finished = look(gs);
-  if (tty) draw(finished);
-  let lastPlain = Date.now();
+  let finished = look(gs, start);
+  if (tty) draw(start);
+  keepReading(gs);
+  let lastPlain = start;
   while (!finished) {
     await new Promise((r) => setTimeout(r, Math.min(interval, 200)));
-    finished = look(gs);
-    if (tty) draw(finished);
-    else if (Date.now() - lastPlain >= interval) {
-      lastPlain = Date.now();
-      draw(false);
+    const now = Date.now();
+    finished = look(gs, now);
+    if (tty) draw(now);
+    else if (now - lastPlain >= interval) {
+      lastPlain = now;
+      draw(now);
     }
   }
-  if (!tty) draw(true);
+  if (!tty) draw(Date.now());
 }
