@@ -46,6 +46,27 @@ export function parseDashboardAddress(
 }
 
 /**
+ * What a request without the right token is told. The addresses the scheduler CLI and the logs
+ * print leave the token out (batch output files are often readable by others), so it says where
+ * the link with the token is, and how to pass the token.
+ */
+export function forbiddenText(pathname: string, tokenGiven: boolean): string {
+  const metrics = pathname === '/metrics';
+  const field = metrics ? 'metrics' : 'dashboard';
+  const link = metrics ? 'metricsLink' : 'dashboardLink';
+  return [
+    tokenGiven
+      ? "forbidden: the token given is not this scheduler's (each scheduler makes a new one when it starts)."
+      : "forbidden: this page needs the scheduler's token, and none was given.",
+    'The address the scheduler prints (its CLI, its log) leaves the token out on purpose. The link with the token is:',
+    `  - client.${link} in a connected client (or scheduler.${link} where the scheduler runs in the process);`,
+    `  - the "${field}" field of the scheduler file (one written with --scheduler-file FILE).`,
+    'Pass the token as ?token=<token> in the link, or send the header "Authorization: Bearer <token>" (a Prometheus scrape config: authorization: { credentials: <token> }).',
+    '',
+  ].join('\n');
+}
+
+/**
  * The scheduler's HTTP server: the dashboard (`/status`, its live feed `/events`), `/metrics`
  * (Prometheus text) and `/health`. Everything but `/health` needs the token: `?token=` in the
  * link, or `Authorization: Bearer <token>` (what a Prometheus scrape config sends), since the
@@ -138,11 +159,8 @@ export class SchedulerHttp {
       return;
     }
     if (!this.authorized(req, url)) {
-      send(
-        403,
-        'text/plain',
-        'forbidden: open the link the scheduler printed (it carries ?token=)\n',
-      );
+      const given = Boolean(req.headers.authorization || url.searchParams.has('token'));
+      send(403, 'text/plain; charset=utf-8', forbiddenText(url.pathname, given));
       return;
     }
     if (url.pathname === '/metrics') {

@@ -99,6 +99,24 @@ test('/metrics needs the token (in the link or as a bearer); /health does not', 
   expect(shared.client.metricsLink).toBe(shared.cluster.scheduler.metricsLink);
 });
 
+test('a 403 says where the link with the token is and how to pass the token', async () => {
+  const { url } = shared.cluster.scheduler.httpServer!;
+  const none = await fetch(`${url}/status`);
+  expect(none.status).toBe(403);
+  const text = await none.text();
+  expect(text).toContain('none was given');
+  expect(text).toContain('client.dashboardLink');
+  expect(text).toContain('"dashboard" field of the scheduler file');
+  expect(text).toContain('?token=<token>');
+  expect(text).toContain('Authorization: Bearer <token>');
+  // A scrape of /metrics is pointed at the metrics link; a wrong token is told apart.
+  const wrong = await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer nope' } });
+  const scrape = await wrong.text();
+  expect(scrape).toContain("the token given is not this scheduler's");
+  expect(scrape).toContain('client.metricsLink');
+  expect(scrape).toContain('"metrics" field of the scheduler file');
+});
+
 test('a taken port: the next free one; false: no server; every interface: refused', async () => {
   const port = Number(new URL(shared.cluster.scheduler.httpServer!.url).port);
   const second = await Scheduler.start({ local: true, dashboardAddress: `127.0.0.1:${port}` });
