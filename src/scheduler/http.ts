@@ -57,7 +57,7 @@ export function forbiddenText(pathname: string, tokenGiven: boolean): string {
   return [
     tokenGiven
       ? "forbidden: the token given is not this scheduler's (each scheduler makes a new one when it starts)."
-      : "forbidden: this page needs the scheduler's token, and none was given.",
+      : "forbidden: everything here but /health needs the scheduler's token, and none was given.",
     'The address the scheduler prints (its CLI, its log) leaves the token out on purpose. The link with the token is:',
     `  - client.${link} in a connected client (or scheduler.${link} where the scheduler runs in the process);`,
     `  - the "${field}" field of the scheduler file (one written with --scheduler-file FILE).`,
