@@ -5,7 +5,7 @@
  * `--scheduler-file F`: rank 0 scheduler, all other ranks workers; clients connect elsewhere.
  * `--no-scheduler`: every rank is a worker joining the cluster the file names.
  */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,11 +14,22 @@ import { rankSetup } from './bootstrap/initialize';
 import { describePlacement, placement } from './bootstrap/placement';
 import { hostsOf, startRank } from './bootstrap/rank';
 import type { Join } from './bootstrap/roles';
-import { intOption, fail, onSignals, positiveNumber } from './cli/common';
+import { BOOTSTRAP_DEFAULTS } from './bootstrap/defaults';
+import {
+  DASHBOARD_HELP,
+  durationFlag,
+  fail,
+  intOption,
+  onSignals,
+  versionFlag,
+} from './cli/common';
 import { readSchedulerFile } from './cluster/scheduler-file';
 import { ClusterError, OptionError } from './errors';
 import { log } from './log';
 import * as mpi from './mpi';
+import { formatDuration } from './util/duration';
+import { defaultWorkerParent } from './worker/directory';
+import { WORKER_DEFAULTS } from './worker/options';
 
 interface Opts {
   schedulerFile?: string;
@@ -28,6 +39,7 @@ interface Opts {
   memoryLimit?: string;
   localDirectory?: string;
   name?: string;
+  /** ms */
   timeout: number;
   /** commander's --no-security: false when given. */
   security: boolean;
@@ -55,7 +67,7 @@ function initOptions(o: Opts): InitializeOptions {
     memoryLimit: memory(o.memoryLimit),
     localDirectory: o.localDirectory,
     name: o.name,
-    timeout: o.timeout * 1000,
+    timeout: o.timeout,
     security: o.security ? undefined : false,
     schedulerRank: o.schedulerRank,
     clientRank: o.clientRank,
@@ -115,7 +127,7 @@ async function runFileMode(o: Opts): Promise<void> {
   // Workers of a scheduler outside this job take its address and keys from the file.
   const outside = o.scheduler
     ? undefined
-    : await readSchedulerFile(file, { timeout: o.timeout * 1000 })
+    : await readSchedulerFile(file, { timeout: o.timeout })
         .then((f): Join => ({ address: f.address, security: (o.security && f.keys) || false }))
         .catch(abort);
   const plan = placement(
@@ -137,13 +149,13 @@ async function runFileMode(o: Opts): Promise<void> {
   const worker = started.worker;
   const registered = await Promise.race([
     worker ? worker.registered.then(() => true) : true,
-    new Promise<boolean>((r) => setTimeout(() => r(false), o.timeout * 1000).unref()),
+    new Promise<boolean>((r) => setTimeout(() => r(false), o.timeout).unref()),
   ]);
   if (!registered) {
     abort(
       new ClusterError(
         'ERR_SCHEDULER_GONE',
-        `the scheduler at ${rank.join.address} (from ${file}) did not answer within ${o.timeout} s: is the file stale, from a scheduler that has exited?`,
+        `the scheduler at ${rank.join.address} (from ${file}) did not answer within ${formatDuration(o.timeout)} (--timeout): is the file stale, from a scheduler that has exited?`,
       ),
     );
   }
@@ -157,6 +169,7 @@ export function mpiInitCommand(): Command {
     .description(
       'Start an mpi-cluster from one MPI launch (mpirun / srun): scheduler, client script and workers.',
     )
+    .version(...versionFlag())
     .usage('[options] [script.js [args...]]')
     .argument('[script]', 'script to run on rank 1 as the client (uses initialize() to get it)')
     .argument('[args...]', 'arguments for the script')
@@ -165,23 +178,39 @@ export function mpiInitCommand(): Command {
       'no client rank: rank 0 scheduler writes this file, other ranks are workers',
     )
     .option('--no-scheduler', 'with --scheduler-file: every rank is a worker joining that cluster')
-    .option('--interface <name>', 'network interface for cluster traffic, e.g. ib0')
-    .option('--nthreads <n>', 'threads per worker', intOption('--nthreads', 1))
-    .option('--memory-limit <limit>', "per worker: 'auto', bytes, 4GB, or a fraction")
-    .option('--local-directory <dir>', 'scratch directory for workers')
-    .option('--name <prefix>', 'worker name prefix (names are PREFIX + rank)')
+    .option(
+      '--interface <name>',
+      "network interface for cluster traffic, e.g. ib0 (default: 127.0.0.1 when every rank is on one host, else each host's first non-loopback IPv4 address, with a warning)",
+    )
+    .option(
+      '--nthreads <n>',
+      `threads per worker (default: ${WORKER_DEFAULTS.nthreads})`,
+      intOption('--nthreads', 1),
+    )
+    .option(
+      '--memory-limit <limit>',
+      `per worker: 'auto' (the host's memory shared by thread count), bytes, 4GB, or a fraction (default: ${WORKER_DEFAULTS.memoryLimit})`,
+    )
+    .option(
+      '--local-directory <dir>',
+      `scratch space: each worker makes its own directory in it (default: ${defaultWorkerParent()})`,
+    )
+    .option(
+      '--name <prefix>',
+      'worker name prefix: names are PREFIX + rank (default: none, names are the ranks)',
+    )
     .option(
       '--no-security',
       'no CurveZMQ: anyone who reaches the ports can run code as you (by default rank 0 makes keys and sends them over MPI)',
     )
     .option(
       '--scheduler-rank <rank>',
-      'the rank that runs the scheduler (default 0)',
+      `the rank that runs the scheduler (default: ${BOOTSTRAP_DEFAULTS.schedulerRank})`,
       intOption('--scheduler-rank', 0),
     )
     .option(
       '--client-rank <rank>',
-      "the rank that runs the script (default 1; may be the scheduler's)",
+      `the rank that runs the script; may be the scheduler's (default: ${BOOTSTRAP_DEFAULTS.clientRank}, or 0 when the scheduler is on ${BOOTSTRAP_DEFAULTS.clientRank})`,
       intOption('--client-rank', 0),
     )
     .option(
@@ -190,22 +219,21 @@ export function mpiInitCommand(): Command {
     )
     .option(
       '--scheduler-port <port>',
-      "the scheduler's port, for sites that open one (default: any free port)",
+      "the scheduler's port, for sites that open one (default: one the OS chooses)",
       intOption('--scheduler-port', 1, 65535),
     )
     .option(
       '--gpus',
       'pin each worker rank to one GPU by its node-local rank and offer the resource GPU=1',
     )
-    .option(
-      '--dashboard-address <address>',
-      "the scheduler's dashboard and /metrics: :8787 (default, else the next free port) or host:port",
-    )
+    .option('--dashboard-address <address>', DASHBOARD_HELP)
     .option('--no-dashboard', 'no HTTP server on the scheduler')
     .addOption(
-      new Option('--timeout <seconds>', 'wait this long for workers / the scheduler')
-        .argParser(positiveNumber('--timeout'))
-        .default(60),
+      durationFlag(
+        '--timeout <duration>',
+        "how long the client's rank waits for every worker to register; with --scheduler-file, how long workers wait for the scheduler",
+        BOOTSTRAP_DEFAULTS.timeout,
+      ),
     )
     .passThroughOptions()
     .addHelpText(

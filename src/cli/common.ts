@@ -1,5 +1,55 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { OptionError } from '../errors';
 import { log } from '../log';
+import { packageVersion } from '../paths';
+import { DEFAULT_HTTP_PORT } from '../scheduler/http';
+import { formatDuration, parseDuration } from '../util/duration';
+
+/** `.version(...versionFlag())`: -V / --version print the package's version and exit. */
+export function versionFlag(): [string, string, string] {
+  return [packageVersion(), '-V, --version', 'print the mpi-cluster version and exit'];
+}
+
+/** Where a scheduler or worker binds without --interface or --host (net/interfaces.ts). */
+export const BIND_DEFAULT =
+  "without it or --host, the host's first non-loopback IPv4 address, else 127.0.0.1";
+
+/** What --dashboard-address takes, and its default (scheduler/http.ts). */
+export const DASHBOARD_HELP = `the HTTP server for the dashboard, /metrics and /health: ':PORT' on the scheduler's host, 'HOST:PORT' or a port (default: ':${DEFAULT_HTTP_PORT}'; if that port is taken, one the OS chooses)`;
+
+/** What a duration flag's help says it takes. */
+export const DURATION_HELP = 'seconds, or with a unit: 500ms, 60s, 5m, 1h';
+
+/** A parser for a duration flag: a bare number is seconds; returns milliseconds, more than 0. */
+export function durationOption(name: string) {
+  return (value: string): number => {
+    const ms = parseDuration(value, { name, unit: 's' });
+    if (ms === 0)
+      throw new OptionError(`${name} must be longer than 0 (${DURATION_HELP}); got "${value}"`);
+    return ms;
+  };
+}
+
+/**
+ * A duration flag (`--death-timeout <duration>`): its value in milliseconds, its help saying the
+ * forms it takes and its default: a value (ms, shown with a unit), or words for a flag whose
+ * absence means something else ('none, the worker runs until stopped').
+ */
+export function durationFlag(
+  flags: string,
+  description: string,
+  byDefault?: number | string,
+): Option {
+  const text = `${description} (${DURATION_HELP})`;
+  const option = new Option(
+    flags,
+    typeof byDefault === 'string' ? `${text} (default: ${byDefault})` : text,
+  );
+  option.argParser(durationOption(option.long ?? flags));
+  return typeof byDefault === 'number'
+    ? option.default(byDefault, formatDuration(byDefault))
+    : option;
+}
 
 export function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -8,16 +58,6 @@ export function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEG
       throw new InvalidArgumentError(
         `${name} must be an integer from ${min} to ${max}, got "${value}"`,
       );
-    }
-    return n;
-  };
-}
-
-export function positiveNumber(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!(n > 0) || !Number.isFinite(n)) {
-      throw new InvalidArgumentError(`${name} must be a positive number, got "${value}"`);
     }
     return n;
   };

@@ -1,19 +1,20 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { cleanup, ownerAlive, readLedgers } from '../jobqueue/ledger';
+import { cleanup, clusterHome, ownerAlive, readLedgers } from '../jobqueue/ledger';
 import type { SystemName } from '../jobqueue/options';
-import { fail } from './common';
+import { fail, versionFlag } from './common';
 
 /** `mpi-cluster-jobs`: the jobs job-queue clusters submitted, and cancelling those left behind. */
 export function jobsCommand(): Command {
-  const program = new Command('mpi-cluster-jobs').description(
-    'List and clean up the batch jobs of job-queue clusters (SLURMCluster, PBSCluster, SGECluster), from their ledgers in $MPI_CLUSTER_HOME (default ~/.mpi-cluster).',
-  );
-  const system = new Option('--system <name>', 'only clusters of this batch system').choices([
-    'slurm',
-    'pbs',
-    'sge',
-  ]);
+  const program = new Command('mpi-cluster-jobs')
+    .description(
+      `List and clean up the batch jobs of job-queue clusters (SLURMCluster, PBSCluster, SGECluster), from their ledgers in ${clusterHome()} ($MPI_CLUSTER_HOME; default: ~/.mpi-cluster).`,
+    )
+    .version(...versionFlag());
+  const system = new Option(
+    '--system <name>',
+    'only clusters of this batch system (default: every system)',
+  ).choices(['slurm', 'pbs', 'sge']);
   program
     .command('list')
     .description('each cluster with a ledger: its system, owner process and jobs')

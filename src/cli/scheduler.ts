@@ -3,28 +3,43 @@ import { Command } from 'commander';
 import { KEYS_ENV, resolveSecurity } from '../net/security';
 import { log } from '../log';
 import { FATAL_EXIT_CODE, Scheduler } from '../scheduler/server';
-import { fail, intOption, onSignals } from './common';
+import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
+import {
+  BIND_DEFAULT,
+  DASHBOARD_HELP,
+  durationFlag,
+  fail,
+  intOption,
+  onSignals,
+  versionFlag,
+} from './common';
 
 export function schedulerCommand(): Command {
   return new Command('mpi-cluster-scheduler')
     .description('Run an mpi-cluster scheduler: workers and clients connect to it over ZeroMQ.')
-    .option('--scheduler-file <file>', 'write the address here (JSON, mode 0600; removed at exit)')
-    .option('--interface <name>', 'network interface to bind on, e.g. ib0')
-    .option('--host <ip>', 'address to bind on (instead of --interface)')
+    .version(...versionFlag())
+    .option(
+      '--scheduler-file <file>',
+      `write the address and keys here (JSON, mode 0600; removed at exit) (default: none; workers then need ${KEYS_ENV}, or --no-security on both sides)`,
+    )
+    .option(
+      '--interface <name>',
+      `network interface to bind on, e.g. ib0 (default: ${BIND_DEFAULT})`,
+    )
+    .option('--host <ip>', 'address to bind on, instead of --interface')
     .option(
       '--port <port>',
-      'port to bind on (default: chosen by the OS)',
+      'port to bind on (default: one the OS chooses)',
       intOption('--port', 0, 65535),
     )
-    .option(
-      '--worker-ttl <seconds>',
-      'remove a worker whose host went silent this long (default 300; a worker whose process exits is removed at once)',
-      intOption('--worker-ttl', 1),
+    .addOption(
+      durationFlag(
+        '--worker-ttl <duration>',
+        'remove a worker whose host went silent this long (a worker whose process exits is removed at once)',
+        DEFAULT_SCHEDULER_CONFIG.workerTtl,
+      ),
     )
-    .option(
-      '--dashboard-address <addr>',
-      "HTTP server for /metrics and /health: ':8787' (default; a free port if taken), 'host:port' or a port",
-    )
+    .option('--dashboard-address <addr>', DASHBOARD_HELP)
     .option('--no-dashboard', 'no HTTP server')
     .option(
       '--no-security',
@@ -43,7 +58,8 @@ Examples:
         interface?: string;
         host?: string;
         port?: number;
-        workerTtl?: number;
+        /** ms */
+        workerTtl: number;
         dashboardAddress?: string;
         dashboard: boolean;
         security: boolean;
@@ -61,7 +77,7 @@ Examples:
             interface: o.interface,
             host: o.host,
             port: o.port,
-            workerTtl: o.workerTtl ? o.workerTtl * 1000 : undefined,
+            workerTtl: o.workerTtl,
             onFatal: () => process.exit(FATAL_EXIT_CODE),
             security,
             dashboardAddress: o.dashboard ? o.dashboardAddress : false,

@@ -8,7 +8,9 @@ import { KEYS_ENV, parseKeys, type ClusterKeys } from '../net/security';
 import { ClusterError, OptionError } from '../errors';
 import { WORKER_DEFAULTS } from '../worker/options';
 import { Worker } from '../worker/worker';
-import { fail, intOption, onSignals, positiveNumber } from './common';
+import { defaultWorkerParent } from '../worker/directory';
+import { formatDuration } from '../util/duration';
+import { BIND_DEFAULT, durationFlag, fail, intOption, onSignals, versionFlag } from './common';
 
 interface WorkerCliOptions {
   schedulerFile?: string;
@@ -18,7 +20,9 @@ interface WorkerCliOptions {
   interface?: string;
   host?: string;
   name?: string;
-  deathTimeout?: number;
+  /** ms */
+  deathTimeout: number;
+  /** ms */
   lifetime?: number;
   resources?: string;
   gpu?: number;
@@ -38,19 +42,18 @@ function parseResources(text: string): Record<string, number> {
   return out;
 }
 
-/** The wait for the scheduler file is bounded by --death-timeout, as the wait for its answers. */
+/** The wait for the scheduler file is bounded by --death-timeout (ms), as the wait for its answers. */
 async function waitForSchedulerFile(
   file: string,
-  deathTimeout?: number,
+  deathTimeout: number,
 ): Promise<SchedulerFileContent> {
-  const seconds = deathTimeout ?? WORKER_DEFAULTS.deathTimeout;
   try {
-    return await readSchedulerFile(file, { timeout: seconds * 1000 });
+    return await readSchedulerFile(file, { timeout: deathTimeout });
   } catch (err) {
     if ((err as ClusterError).code !== 'ERR_TIMEOUT') throw err;
     throw new ClusterError(
       'ERR_TIMEOUT',
-      `no scheduler file at ${file} after ${seconds} s (--death-timeout): start mpi-cluster-scheduler with --scheduler-file ${file}, or wait longer with a larger --death-timeout`,
+      `no scheduler file at ${file} after ${formatDuration(deathTimeout)} (--death-timeout): start mpi-cluster-scheduler with --scheduler-file ${file}, or wait longer with a larger --death-timeout`,
       { cause: err },
     );
   }
@@ -83,39 +86,50 @@ async function registeredOrRefused(w: Worker, keys: ClusterKeys | null): Promise
 export function workerCommand(): Command {
   return new Command('mpi-cluster-worker')
     .description('Run an mpi-cluster worker that connects to a scheduler and runs tasks.')
+    .version(...versionFlag())
     .argument('[address]', 'scheduler address, tcp://HOST:PORT (or use --scheduler-file)')
     .option(
       '--scheduler-file <file>',
-      'read the scheduler address from this file (waits for it up to --death-timeout)',
+      'read the scheduler address and keys from this file (waits for it up to --death-timeout)',
     )
     .option(
       '--nthreads <n>',
       'tasks run at once, each on its own thread',
       intOption('--nthreads', 1),
-      1,
+      WORKER_DEFAULTS.nthreads,
     )
     .option(
       '--memory-limit <limit>',
-      "'auto', bytes, a size such as 4GB, or a fraction such as 0.5",
+      `'auto' (the host's memory shared by thread count: nthreads / cores of it), bytes, a size such as 4GB, or a fraction such as 0.5 (default: ${WORKER_DEFAULTS.memoryLimit})`,
     )
-    .option('--local-directory <dir>', 'scratch directory (default: the system temp directory)')
-    .option('--interface <name>', 'network interface to serve data on, e.g. ib0')
-    .option('--host <ip>', 'address to serve data on (instead of --interface)')
+    .option(
+      '--local-directory <dir>',
+      `scratch space: each worker makes its own directory in it, removed at exit (default: ${defaultWorkerParent()})`,
+    )
+    .option(
+      '--interface <name>',
+      `network interface to serve data on, e.g. ib0 (default: ${BIND_DEFAULT})`,
+    )
+    .option('--host <ip>', 'address to serve data on, instead of --interface')
     .option('--name <name>', 'worker name (default: HOST-PID)')
-    .option(
-      '--death-timeout <seconds>',
-      'exit when the scheduler is unreachable this long, or its file absent (default 60)',
-      positiveNumber('--death-timeout'),
+    .addOption(
+      durationFlag(
+        '--death-timeout <duration>',
+        'exit when the scheduler is unreachable this long, or its file absent',
+        WORKER_DEFAULTS.deathTimeout * 1000,
+      ),
     )
-    .option(
-      '--lifetime <seconds>',
-      'retire after this long, handing data to workers that stay (set below a batch walltime)',
-      positiveNumber('--lifetime'),
+    .addOption(
+      durationFlag(
+        '--lifetime <duration>',
+        'retire after this long, handing data to workers that stay; set below a batch walltime',
+        'none, the worker runs until stopped',
+      ),
     )
-    .option('--resources <list>', 'resources offered, e.g. GPU=2')
+    .option('--resources <list>', 'resources offered, e.g. GPU=2 (default: none)')
     .option(
       '--gpu <index>',
-      "run on GPU number INDEX of CUDA_VISIBLE_DEVICES (else of nvidia-smi -L): it comes first in the worker's CUDA_VISIBLE_DEVICES, and the worker offers GPU=1",
+      "run on GPU number INDEX of CUDA_VISIBLE_DEVICES (else of nvidia-smi -L): it comes first in the worker's CUDA_VISIBLE_DEVICES, and the worker offers GPU=1 (default: no GPU pinning)",
       intOption('--gpu', 0),
     )
     .option(
@@ -170,8 +184,9 @@ Examples:
           interface: o.interface,
           host: o.host,
           name: o.name,
-          deathTimeout: o.deathTimeout,
-          lifetime: o.lifetime,
+          // The worker's options are in seconds.
+          deathTimeout: o.deathTimeout / 1000,
+          lifetime: o.lifetime === undefined ? undefined : o.lifetime / 1000,
           resources: gpu ? { ...resources, GPU: 1 } : resources,
           security,
         });

@@ -2,7 +2,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from '../../src';
+import { BOOTSTRAP_DEFAULTS } from '../../src/bootstrap/defaults';
 import { KEYS_ENV, makeKeys } from '../../src/net/security';
+import { packageVersion } from '../../src/paths';
+import { DEFAULT_HTTP_PORT } from '../../src/scheduler/http';
+import { DEFAULT_SCHEDULER_CONFIG } from '../../src/scheduler/types';
+import { formatDuration } from '../../src/util/duration';
+import { defaultWorkerParent } from '../../src/worker/directory';
+import { WORKER_DEFAULTS } from '../../src/worker/options';
 import { runCli, startCli } from '../helpers/cluster';
 
 let dir: string;
@@ -73,6 +80,98 @@ test('--help describes options and examples', async () => {
   const w = await runCli('cli/worker.js', ['--help']);
   expect(w.code).toBe(0);
   expect(w.stdout).toMatch(/--nthreads[\s\S]*--memory-limit[\s\S]*--death-timeout[\s\S]*Examples:/);
+});
+
+const CLIS = ['cli/scheduler.js', 'cli/worker.js', 'cli/jobs.js', 'mpi-init.js'];
+
+test.each(CLIS)('%s --version prints the package version', async (cli) => {
+  const r = await runCli(cli, ['--version']);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toBe(`${packageVersion()}\n`);
+  expect(packageVersion()).toMatch(/^\d+\.\d+\.\d+/);
+});
+
+/** A CLI's help on one line, since commander wraps it at 80 columns. */
+async function help(cli: string): Promise<string> {
+  const r = await runCli(cli, ['--help']);
+  expect(r.code).toBe(0);
+  return r.stdout.replace(/\s+/g, ' ');
+}
+
+test('--help shows every default, read from where it lives, and the forms a duration takes', async () => {
+  const units = '(seconds, or with a unit: 500ms, 60s, 5m, 1h)';
+  const bind = "(default: without it or --host, the host's first non-loopback IPv4 address";
+  const dashboard = `(default: ':${DEFAULT_HTTP_PORT}'; if that port is taken, one the OS chooses)`;
+  const scheduler = await help('cli/scheduler.js');
+  for (const says of [
+    `--interface <name> network interface to bind on, e.g. ib0 ${bind}`,
+    '--port <port> port to bind on (default: one the OS chooses)',
+    `${units} (default: ${formatDuration(DEFAULT_SCHEDULER_CONFIG.workerTtl)})`,
+    dashboard,
+    '--scheduler-file <file> write the address and keys here',
+  ]) {
+    expect(scheduler).toContain(says);
+  }
+  const worker = await help('cli/worker.js');
+  for (const says of [
+    `each on its own thread (default: ${WORKER_DEFAULTS.nthreads})`,
+    `(default: ${WORKER_DEFAULTS.memoryLimit})`,
+    `(default: ${defaultWorkerParent()})`,
+    `--interface <name> network interface to serve data on, e.g. ib0 ${bind}`,
+    '(default: HOST-PID)',
+    `or its file absent ${units} (default: ${formatDuration(WORKER_DEFAULTS.deathTimeout * 1000)})`,
+    `set below a batch walltime ${units} (default: none, the worker runs until stopped)`,
+  ]) {
+    expect(worker).toContain(says);
+  }
+  const init = await help('mpi-init.js');
+  for (const says of [
+    '(default: 127.0.0.1 when every rank is on one host, else',
+    `threads per worker (default: ${WORKER_DEFAULTS.nthreads})`,
+    `(default: ${defaultWorkerParent()})`,
+    `the rank that runs the scheduler (default: ${BOOTSTRAP_DEFAULTS.schedulerRank})`,
+    `(default: ${BOOTSTRAP_DEFAULTS.clientRank}, or 0 when the scheduler is on`,
+    "the scheduler's port, for sites that open one (default: one the OS chooses)",
+    dashboard,
+    `${units} (default: ${formatDuration(BOOTSTRAP_DEFAULTS.timeout)})`,
+  ]) {
+    expect(init).toContain(says);
+  }
+});
+
+test('duration flags take units: a worker given --death-timeout 500ms has a death timeout of 0.5 s', async () => {
+  const r = await runCli('cli/worker.js', [
+    'tcp://127.0.0.1:9',
+    '--no-security',
+    '--death-timeout',
+    '500ms',
+    '--host',
+    '127.0.0.1',
+  ]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/death timeout 0\.5 s/);
+});
+
+test.each([
+  ['cli/worker.js', ['tcp://127.0.0.1:9', '--death-timeout', '10 parsecs'], 1, '--death-timeout'],
+  ['cli/worker.js', ['tcp://127.0.0.1:9', '--lifetime', '-5'], 1, '--lifetime'],
+  ['cli/scheduler.js', ['--worker-ttl', 'NaN'], 1, '--worker-ttl'],
+  ['mpi-init.js', ['--timeout', '5 fortnights', 'x.js'], 2, '--timeout'],
+])(
+  '%s %j refuses the duration: exit %i, ERR_INVALID_OPTION naming %s and the forms',
+  async (cli, args, code, flag) => {
+    const r = await runCli(cli, args);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toContain(
+      `error [ERR_INVALID_OPTION]: ${flag} must be a duration: a number of seconds, or with a unit (500ms, 60s, 1.5s, 5m, 1h); got "`,
+    );
+  },
+);
+
+test('a zero duration is refused where it would mean at once: --death-timeout 0s', async () => {
+  const r = await runCli('cli/worker.js', ['tcp://127.0.0.1:9', '--death-timeout', '0s']);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/\[ERR_INVALID_OPTION\]: --death-timeout must be longer than 0/);
 });
 
 test.each([
