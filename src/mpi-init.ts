@@ -180,7 +180,7 @@ export function mpiInitCommand(): Command {
     .option('--no-scheduler', 'with --scheduler-file: every rank is a worker joining that cluster')
     .option(
       '--interface <name>',
-      "network interface for cluster traffic, e.g. ib0 (default: 127.0.0.1 when every rank is on one host, else each host's first non-loopback IPv4 address, with a warning)",
+      "network interface for cluster traffic, e.g. ib0 (default: 127.0.0.1 when every rank is on one host; else the scheduler binds its host's first non-loopback IPv4 address and each worker the address that routes to it, with a warning)",
     )
     .option(
       '--nthreads <n>',

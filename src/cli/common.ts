@@ -10,9 +10,13 @@ export function versionFlag(): [string, string, string] {
   return [packageVersion(), '-V, --version', 'print the mpi-cluster version and exit'];
 }
 
-/** Where a scheduler or worker binds without --interface or --host (net/interfaces.ts). */
-export const BIND_DEFAULT =
+/** Where a scheduler binds without --interface or --host (hostFor in net/interfaces.ts). */
+export const SCHEDULER_BIND_DEFAULT =
   "without it or --host, the host's first non-loopback IPv4 address, else 127.0.0.1";
+
+/** Where a worker serves without --interface or --host (workerHost in net/route.ts). */
+export const WORKER_BIND_DEFAULT =
+  "without it or --host, the address that routes to the scheduler; if there is none, the host's first non-loopback IPv4 address, with a warning";
 
 /** What --dashboard-address takes, and its default (scheduler/http.ts). */
 export const DASHBOARD_HELP = `the HTTP server for the dashboard, /metrics and /health: ':PORT' on the scheduler's host, 'HOST:PORT' or a port (default: ':${DEFAULT_HTTP_PORT}'; if that port is taken, one the OS chooses)`;

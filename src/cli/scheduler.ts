@@ -5,7 +5,7 @@ import { log } from '../log';
 import { FATAL_EXIT_CODE, Scheduler } from '../scheduler/server';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import {
-  BIND_DEFAULT,
+  SCHEDULER_BIND_DEFAULT,
   DASHBOARD_HELP,
   durationFlag,
   fail,
@@ -24,7 +24,7 @@ export function schedulerCommand(): Command {
     )
     .option(
       '--interface <name>',
-      `network interface to bind on, e.g. ib0 (default: ${BIND_DEFAULT})`,
+      `network interface to bind on, e.g. ib0 (default: ${SCHEDULER_BIND_DEFAULT})`,
     )
     .option('--host <ip>', 'address to bind on, instead of --interface')
     .option(

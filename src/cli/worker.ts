@@ -10,7 +10,14 @@ import { WORKER_DEFAULTS } from '../worker/options';
 import { Worker } from '../worker/worker';
 import { defaultWorkerParent } from '../worker/directory';
 import { formatDuration } from '../util/duration';
-import { BIND_DEFAULT, durationFlag, fail, intOption, onSignals, versionFlag } from './common';
+import {
+  WORKER_BIND_DEFAULT,
+  durationFlag,
+  fail,
+  intOption,
+  onSignals,
+  versionFlag,
+} from './common';
 
 interface WorkerCliOptions {
   schedulerFile?: string;
@@ -108,7 +115,7 @@ export function workerCommand(): Command {
     )
     .option(
       '--interface <name>',
-      `network interface to serve data on, e.g. ib0 (default: ${BIND_DEFAULT})`,
+      `network interface to serve data on, e.g. ib0 (default: ${WORKER_BIND_DEFAULT})`,
     )
     .option('--host <ip>', 'address to serve data on, instead of --interface')
     .option('--name <name>', 'worker name (default: HOST-PID)')

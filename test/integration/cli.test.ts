@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from '../../src';
 import { BOOTSTRAP_DEFAULTS } from '../../src/bootstrap/defaults';
+import { SCHEDULER_BIND_DEFAULT, WORKER_BIND_DEFAULT } from '../../src/cli/common';
 import { KEYS_ENV, makeKeys } from '../../src/net/security';
 import { packageVersion } from '../../src/paths';
 import { DEFAULT_HTTP_PORT } from '../../src/scheduler/http';
@@ -100,11 +101,10 @@ async function help(cli: string): Promise<string> {
 
 test('--help shows every default, read from where it lives, and the forms a duration takes', async () => {
   const units = '(seconds, or with a unit: 500ms, 60s, 5m, 1h)';
-  const bind = "(default: without it or --host, the host's first non-loopback IPv4 address";
   const dashboard = `(default: ':${DEFAULT_HTTP_PORT}'; if that port is taken, one the OS chooses)`;
   const scheduler = await help('cli/scheduler.js');
   for (const says of [
-    `--interface <name> network interface to bind on, e.g. ib0 ${bind}`,
+    `--interface <name> network interface to bind on, e.g. ib0 (default: ${SCHEDULER_BIND_DEFAULT})`,
     '--port <port> port to bind on (default: one the OS chooses)',
     `${units} (default: ${formatDuration(DEFAULT_SCHEDULER_CONFIG.workerTtl)})`,
     dashboard,
@@ -117,7 +117,7 @@ test('--help shows every default, read from where it lives, and the forms a dura
     `each on its own thread (default: ${WORKER_DEFAULTS.nthreads})`,
     `(default: ${WORKER_DEFAULTS.memoryLimit})`,
     `(default: ${defaultWorkerParent()})`,
-    `--interface <name> network interface to serve data on, e.g. ib0 ${bind}`,
+    `--interface <name> network interface to serve data on, e.g. ib0 (default: ${WORKER_BIND_DEFAULT})`,
     '(default: HOST-PID)',
     `or its file absent ${units} (default: ${formatDuration(WORKER_DEFAULTS.deathTimeout * 1000)})`,
     `set below a batch walltime ${units} (default: none, the worker runs until stopped)`,
@@ -126,7 +126,7 @@ test('--help shows every default, read from where it lives, and the forms a dura
   }
   const init = await help('mpi-init.js');
   for (const says of [
-    '(default: 127.0.0.1 when every rank is on one host, else',
+    '(default: 127.0.0.1 when every rank is on one host; else the scheduler binds',
     `threads per worker (default: ${WORKER_DEFAULTS.nthreads})`,
     `(default: ${defaultWorkerParent()})`,
     `the rank that runs the scheduler (default: ${BOOTSTRAP_DEFAULTS.schedulerRank})`,
