@@ -113,7 +113,7 @@ export class SchedulerHttp {
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
       await listen(0);
       const port = (server.address() as AddressInfo).port;
-      log.info(`scheduler: HTTP port ${where.port} is in use; serving on ${port} instead`);
+      log.debug(`scheduler: HTTP port ${where.port} is in use; serving on ${port} instead`);
     }
     // Neither the server nor a browser's open page keeps a script's process alive.
     server.unref();

@@ -85,7 +85,7 @@ export function removeStaleDirectories(parent: string): string[] {
     try {
       fs.rmSync(dir, { recursive: true, force: true });
       removed.push(dir);
-      log.info(`removed stale worker directory ${dir} (its process ${owner.pid} is gone)`);
+      log.debug(`removed stale worker directory ${dir} (its process ${owner.pid} is gone)`);
     } catch (err) {
       log.warn(`could not remove stale worker directory ${dir}: ${(err as Error).message}`);
     }
