@@ -5,6 +5,7 @@ import { Placement } from './placement';
 import { ReadyQueue } from './ready-queue';
 import { NONE, grow, shrink } from './sets';
 import { StoryLog } from './story';
+import { UnrunnableWatch } from './unrunnable';
 import { validateState } from './validate';
 import {
   DEFAULT_SCHEDULER_CONFIG,
@@ -56,12 +57,15 @@ export class SchedulerCore<P> {
   private stimuli = 0;
   /** Workers being retired (retire-workers), checked after every batch of events. */
   private readonly retiring = new Set<string>();
+  /** Restricted tasks no connected worker can run: warned of on ticks. */
+  private readonly unrunnable: UnrunnableWatch<P>;
 
   constructor(config: Partial<SchedulerConfig> = {}) {
     // An option given as undefined (an unset CLI flag) keeps its default.
     const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
     this.config = { ...DEFAULT_SCHEDULER_CONFIG, ...given };
     this.placement = new Placement(this.workers, this.config.pipelineBelow);
+    this.unrunnable = new UnrunnableWatch(this.workers, this.config.unrunnableAfter);
   }
 
   /** The single entry point: apply events in order, return the actions to carry out. */
@@ -132,6 +136,7 @@ export class SchedulerCore<P> {
       case 'missing-data':
         return this.missingData(ev.worker, ev.key, ev.dep, ev.from);
       case 'retire-workers':
+        this.unrunnable.workersShrank();
         for (const id of ev.workers) {
           const w = this.workers.get(id);
           if (w && !w.retiring) {
@@ -326,6 +331,7 @@ export class SchedulerCore<P> {
     if (!w) return;
     this.workers.delete(id);
     this.retiring.delete(id);
+    this.unrunnable.workersShrank();
     // Keys asked of this worker for a retiring one are asked again elsewhere.
     for (const rid of this.retiring) this.workers.get(rid)!.moving.clear();
     this.out.push({ type: 'worker-removed', worker: id, reason });
@@ -543,6 +549,9 @@ export class SchedulerCore<P> {
     for (const [id, c] of Array.from(this.clients)) {
       if (now - c.lastSeen > this.config.clientTtl) this.removeClient(id, 'no heartbeat');
     }
+    for (const n of this.unrunnable.check(this.ready.restricted(), now)) {
+      this.out.push({ type: 'unrunnable', ...n });
+    }
   }
 
   // ---------------------------------------------------------------- transitions
@@ -615,6 +624,8 @@ export class SchedulerCore<P> {
     if (wid === null) {
       this.transition(ts, 'queued');
       this.ready.push(ts);
+      const n = ts.signature === undefined ? null : this.unrunnable.queued(ts);
+      if (n) this.out.push({ type: 'unrunnable', ...n });
       return;
     }
     this.assign(ts, wid);

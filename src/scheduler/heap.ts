@@ -28,6 +28,11 @@ export class IndexedHeap<T extends HeapItem> {
     return this.items[0];
   }
 
+  /** Every item, in no particular order. */
+  values(): IterableIterator<T> {
+    return this.items.values();
+  }
+
   /** Takes `item` out if this heap holds it; returns whether it did. */
   remove(item: T): boolean {
     const i = item.heapIndex;

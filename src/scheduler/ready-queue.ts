@@ -11,6 +11,13 @@ interface Group<P> {
   heap: IndexedHeap<TaskState<P>>;
 }
 
+/** Queued tasks that share one restriction signature (they may run on the same workers). */
+export interface RestrictedGroup<P> {
+  signature: string;
+  top: TaskState<P>;
+  tasks: () => Iterable<TaskState<P>>;
+}
+
 /**
  * Tasks that are ready but found no free slot. Unrestricted tasks share one heap; restricted
  * tasks (`workers`, `resources`) get one heap per restriction signature, so handing a worker its
@@ -40,6 +47,13 @@ export class ReadyQueue<P> {
     const g = ts.signature === undefined ? this.free : this.groups.get(ts.signature);
     if (!g || !g.heap.remove(ts)) return;
     if (g !== this.free && g.heap.size === 0) this.groups.delete(g.signature);
+  }
+
+  /** The restricted tasks, one group per restriction signature: its first task and all of them. */
+  *restricted(): IterableIterator<RestrictedGroup<P>> {
+    for (const g of this.groups.values()) {
+      yield { signature: g.signature, top: g.heap.peek()!, tasks: () => g.heap.values() };
+    }
   }
 
   /** The first task, in queue order, that worker `w` may run now; taken out of the queue. */

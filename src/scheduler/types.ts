@@ -1,4 +1,5 @@
 import type { RemoteError, WorkerInfoWire } from '../protocol';
+import type { UnrunnableNotice } from './unrunnable';
 
 export type TaskStateName = 'released' | 'waiting' | 'queued' | 'processing' | 'memory' | 'erred';
 
@@ -110,7 +111,9 @@ export type SchedulerAction<P> =
   | { type: 'acquire-replicas'; worker: string; deps: DepWhere[] }
   | { type: 'worker-removed'; worker: string; reason: string }
   | { type: 'client-removed'; client: string; reason: string }
-  | { type: 'n-workers'; n: number };
+  | { type: 'n-workers'; n: number }
+  /** Tasks wait for a worker that none connected can be: warn (the scheduler log and `clients`). */
+  | ({ type: 'unrunnable' } & UnrunnableNotice);
 
 export interface SchedulerConfig {
   /** A worker not heard from for this long is removed (ms). */
@@ -123,6 +126,8 @@ export interface SchedulerConfig {
   pipelineBelow: number;
   /** Ticks further apart than this (ms) mean the scheduler was stalled; the gap is forgiven. */
   stallAfter: number;
+  /** A ready task whose restrictions no connected worker meets this long (ms) is warned of. */
+  unrunnableAfter: number;
 }
 
 export const DEFAULT_SCHEDULER_CONFIG: Readonly<SchedulerConfig> = Object.freeze({
@@ -133,6 +138,8 @@ export const DEFAULT_SCHEDULER_CONFIG: Readonly<SchedulerConfig> = Object.freeze
   allowedFailures: 3,
   pipelineBelow: 0.01,
   stallAfter: 1000,
+  // Workers of a cluster join over seconds: the one a task needs may not have joined yet.
+  unrunnableAfter: 5000,
 });
 
 export interface Transition {
