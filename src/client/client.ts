@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { progress } from './progress';
+import { warnUnrunnable } from './unrunnable';
 import { performanceReport } from './report';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type * as zmq from 'zeromq';
@@ -249,6 +250,8 @@ export class Client implements FutureHost {
         return;
       case 'heartbeat':
         return;
+      case 'task-unrunnable':
+        return warnUnrunnable(op);
     }
   }
 

@@ -108,6 +108,17 @@ export type Op =
   | { t: 'who-has-reply'; req: number; who: Record<string, string[]> }
   | { t: 'info-reply'; req: number; info: SchedulerInfo }
   | { t: 'n-workers'; n: number }
+  /**
+   * A task of this client waits for a worker that none connected can be (its `workers` or
+   * `resources` restriction): what it asks, and the scheduler's words on what the workers offer.
+   */
+  | {
+      t: 'task-unrunnable';
+      key: string;
+      message: string;
+      workers?: string[];
+      resources?: Record<string, number>;
+    }
   /** The peer is dropped: the cluster closes, or this peer was removed (code ERR_REMOVED). */
   | { t: 'closing'; reason: string; code?: string }
   // worker -> scheduler

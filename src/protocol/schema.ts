@@ -51,6 +51,7 @@ export const OP_FIELDS: Record<OpType, Record<string, FieldType>> = {
   'who-has-reply': { req: n, who: 'record<string[]>' },
   'info-reply': { req: n, info: o },
   'n-workers': { n },
+  'task-unrunnable': { key: s, message: s, workers: 'string[]?', resources: 'record<number>?' },
   closing: { reason: s, code: 'string?' },
   register: { worker: o },
   'task-finished': { key: s, nbytes: n, duration: n, nf: n },

@@ -541,6 +541,15 @@ export class Scheduler {
         for (const [id, p] of this.peers)
           if (p.kind === 'client') this.outbox.post(id, { t: 'n-workers', n: a.n });
         return;
+      case 'unrunnable': {
+        log.warnOften('unrunnable', `scheduler: ${a.message}`);
+        this.dashboard?.event(a.message);
+        const { key, message, workers, resources } = a;
+        for (const c of a.clients) {
+          this.outbox.post(c, { t: 'task-unrunnable', key, message, workers, resources });
+        }
+        return;
+      }
     }
   }
 
