@@ -152,7 +152,19 @@ export interface WorkerInfo extends WorkerInfoWire {
   lastSeen: number;
   processing: number;
   inMemory: number;
+  /** Bytes of the results it holds, in memory or spilled (the scheduler's count). */
   nbytes: number;
+  /**
+   * Memory (issue 20), Dask's names: bytes of stored values in memory (managed), the rest of its
+   * process's memory (unmanaged), bytes and count of values spilled to disk, and whether it is
+   * paused (above its pause threshold: it is given no task). Managed is its last report carried
+   * forward by results stored and freed since; the others are as last reported (0 before).
+   */
+  managed: number;
+  unmanaged: number;
+  spilled: number;
+  spilledCount: number;
+  paused: boolean;
 }
 
 export interface SchedulerInfo {

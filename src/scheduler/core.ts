@@ -1,10 +1,12 @@
 import { InvariantError } from '../errors';
 import { keyPrefix } from '../util/key-prefix';
 import type { RemoteError, WorkerInfoWire } from '../protocol';
+import { applyReport, newMemory } from './memory';
 import { Placement } from './placement';
 import { ReadyQueue } from './ready-queue';
 import { NONE, grow, shrink } from './sets';
 import { StoryLog } from './story';
+import { runningOn } from './suspects';
 import { UnrunnableWatch } from './unrunnable';
 import { validateState } from './validate';
 import {
@@ -126,6 +128,13 @@ export class SchedulerCore<P> {
         const w = this.workers.get(ev.worker);
         if (w) w.lastSeen = ev.now;
         return;
+      }
+      case 'worker-memory': {
+        const w = this.workers.get(ev.worker);
+        if (!w) return;
+        applyReport(w, ev);
+        // Unpaused, or below its target again: the queue's tasks may go there now.
+        return this.fill(w.id);
       }
       case 'task-finished':
         return this.finished(ev.worker, ev.key, ev.nbytes, ev.duration, ev.inline);
@@ -321,6 +330,7 @@ export class SchedulerCore<P> {
       used: {},
       retiring: false,
       moving: new Set(),
+      memory: newMemory(),
     });
     this.out.push({ type: 'n-workers', n: this.workers.size });
     this.fill(info.id);
@@ -338,12 +348,13 @@ export class SchedulerCore<P> {
     this.out.push({ type: 'n-workers', n: this.workers.size });
     const rerun: TaskState<P>[] = [];
     const killed: TaskState<P>[] = [];
+    // Only what it was running is suspected; what waited in its queue goes back unmarked.
+    for (const ts of runningOn(w, this.tasks, this.placement.perThread())) ts.suspicious += 1;
     for (const key of w.processing) {
       const ts = this.tasks.get(key);
       if (!ts) continue;
       ts.processingOn = null;
       this.placement.unreserve(w, ts);
-      ts.suspicious += 1;
       this.transition(ts, 'released');
       (ts.suspicious >= this.config.allowedFailures ? killed : rerun).push(ts);
     }
@@ -576,6 +587,7 @@ export class SchedulerCore<P> {
       error: null,
       inline: null,
       heapIndex: -1,
+      inputsElsewhere: false,
       tally: this.tallyOf(key),
     };
     ts.tally.released = (ts.tally.released ?? 0) + 1;
@@ -638,7 +650,13 @@ export class SchedulerCore<P> {
     ts.processingOn = wid;
     this.transition(ts, 'processing');
     const deps: DepWhere[] = [];
-    for (const k of ts.deps) deps.push({ key: k, who: this.addresses(this.tasks.get(k)!) });
+    let elsewhere = false;
+    for (const k of ts.deps) {
+      const dep = this.tasks.get(k)!;
+      if (!dep.who.has(wid)) elsewhere = true;
+      deps.push({ key: k, who: this.addresses(dep) });
+    }
+    ts.inputsElsewhere = elsewhere;
     this.out.push({ type: 'compute', worker: wid, key: ts.key, payload: ts.payload!, deps });
   }
 

@@ -20,7 +20,8 @@ export const DASHBOARD_PAGE = `<!doctype html>
   .bar { position: relative; height: 12px; background: #eee; min-width: 160px; }
   .bar span { position: absolute; top: 0; bottom: 0; }
   .memory { background: #2a9d8f; } .processing { background: #e9c46a; } .queued { background: #bbb; }
-  .erred { background: #e63946; } .waiting { background: #ddd; }
+  .erred { background: #e63946; } .waiting { background: #ddd; } .unmanaged { background: #9aa5b1; }
+  .paused { color: #fff; background: #e76f51; border-radius: 3px; padding: 0 4px; font-size: 11px; }
   #stream { width: 100%; height: 220px; background: #fff; border: 1px solid #eee; }
   #events { max-height: 180px; overflow: auto; background: #fff; }
   .muted { color: #888; }
@@ -42,7 +43,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
 <h2>Task stream <span class="muted">(a row per worker thread; orange rows: data fetched from other workers)</span> <span id="dropped" class="muted"></span></h2>
 <canvas id="stream"></canvas>
 <h2>Workers</h2>
-<table><thead><tr><th>name</th><th>host</th><th>threads</th><th>resources</th><th>memory (held / limit)</th><th>rss</th><th>cpu</th><th>processing</th><th>keys held</th><th>fetched</th></tr></thead>
+<table><thead><tr><th>name</th><th>host</th><th>threads</th><th>resources</th><th>memory (managed + unmanaged / limit)</th><th>spilled</th><th>rss</th><th>cpu</th><th>processing</th><th>keys held</th><th>fetched</th></tr></thead>
 <tbody id="workers"></tbody></table>
 <h2>Last events</h2>
 <div id="events"></div>
@@ -79,9 +80,15 @@ function render(s) {
     return '<tr data-prefix="' + esc(p.prefix) + '"><td>' + esc(p.prefix) + '</td><td>' + ((p.memory || 0) + (p.erred || 0)) + ' / ' + all +
       '</td><td><div class="bar">' + html + '</div></td><td>' + (p.erred || 0) + '</td></tr>';
   }).join('');
-  $('workers').innerHTML = s.workers.map((w) => '<tr data-worker="' + esc(w.id) + '"><td>' + esc(w.name) + '</td><td>' + esc(w.host) + '</td><td>' + w.nthreads +
-    '</td><td>' + esc(Object.entries(w.resources).map(([k, v]) => k + '=' + v).join(' ')) + '</td><td><div class="bar"><span class="memory" style="left:0;width:' + Math.min(100, 100 * w.memory / w.memoryLimit) + '%"></span></div>' + bytes(w.memory) + ' / ' + bytes(w.memoryLimit) +
-    '</td><td>' + bytes(w.rss) + '</td><td>' + (w.cpu == null ? '-' : Math.round(100 * w.cpu) + '%') + '</td><td>' + w.processing + '</td><td>' + w.held + '</td><td>' + bytes(w.transferBytes) + '</td></tr>').join('');
+  // Memory as Dask draws it: stored values in memory (managed), then the rest of the process.
+  const pct = (n, w) => w.memoryLimit > 0 ? Math.min(100, 100 * n / w.memoryLimit) : 0;
+  const memoryBar = (w) => '<div class="bar"><span class="memory" style="left:0;width:' + pct(w.managed, w) + '%"></span><span class="unmanaged" style="left:' +
+    pct(w.managed, w) + '%;width:' + Math.max(0, pct(w.managed + w.unmanaged, w) - pct(w.managed, w)) + '%"></span></div>' +
+    bytes(w.managed) + ' + ' + bytes(w.unmanaged) + ' / ' + (w.memoryLimit > 0 ? bytes(w.memoryLimit) : 'no limit');
+  $('workers').innerHTML = s.workers.map((w) => '<tr data-worker="' + esc(w.id) + '"><td>' + esc(w.name) + (w.paused ? ' <span class="paused">paused</span>' : '') +
+    '</td><td>' + esc(w.host) + '</td><td>' + w.nthreads +
+    '</td><td>' + esc(Object.entries(w.resources).map(([k, v]) => k + '=' + v).join(' ')) + '</td><td>' + memoryBar(w) +
+    '</td><td>' + (w.spilledCount ? bytes(w.spilled) + ' (' + w.spilledCount + ')' : '-') + '</td><td>' + bytes(w.rss) + '</td><td>' + (w.cpu == null ? '-' : Math.round(100 * w.cpu) + '%') + '</td><td>' + w.processing + '</td><td>' + w.held + '</td><td>' + bytes(w.transferBytes) + '</td></tr>').join('');
   $('events').innerHTML = s.events.slice().reverse().map((e) => '<div><span class="muted">' + new Date(e.at).toLocaleTimeString() + '</span> ' + esc(e.text) + '</div>').join('');
   bars = bars.concat(s.bars).filter((b) => b.end > s.at - WINDOW_MS);
   window.dashboard.bars += s.bars.length;

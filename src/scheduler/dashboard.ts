@@ -1,4 +1,5 @@
 import type * as http from 'node:http';
+import { memoryFigures } from './memory';
 import type { WorkerState } from './types';
 import { keyPrefix } from '../util/key-prefix';
 
@@ -132,6 +133,7 @@ export class Dashboard {
     const progress = [...core.byPrefix].map(([prefix, c]) => ({ prefix, ...c }));
     const workers = [...core.workers.values()].map((w) => {
       const st = this.source.workerStats(w.id);
+      const m = memoryFigures(w);
       return {
         id: w.id,
         name: w.info.name,
@@ -141,6 +143,12 @@ export class Dashboard {
         resources: w.info.resources ?? {},
         memory: w.nbytes,
         memoryLimit: w.info.memoryLimit,
+        /** Stored values in memory, the rest of the process, stored values on disk (bytes). */
+        managed: m.managed,
+        unmanaged: m.unmanaged,
+        spilled: m.spilled,
+        spilledCount: m.spilledCount,
+        paused: m.paused,
         rss: st?.rss ?? null,
         cpu: st?.cpu ?? null,
         processing: w.processing.size,

@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Gauge, Counter, Registry } from 'prom-client';
+import { memoryFigures } from './memory';
 import type { WorkerState } from './types';
 
 /**
@@ -85,13 +86,28 @@ export class SchedulerMetrics {
     });
     new Gauge({
       name: `${PREFIX}worker_memory_bytes`,
-      help: 'Bytes of task results each worker holds (Dask: type="managed")',
+      help: "Each worker's memory, by type as Dask names them: managed (stored values in memory), unmanaged (the rest of its process's memory), spilled (stored values on disk)",
       labelNames: ['worker', 'type'],
       registers: [r],
       collect() {
         this.reset();
+        for (const w of core().workers.values()) {
+          const m = memoryFigures(w);
+          this.set({ worker: w.info.name, type: 'managed' }, m.managed);
+          this.set({ worker: w.info.name, type: 'unmanaged' }, m.unmanaged);
+          this.set({ worker: w.info.name, type: 'spilled' }, m.spilled);
+        }
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}worker_paused`,
+      help: 'Whether each worker is paused (1: above its pause threshold, it is given no task)',
+      labelNames: ['worker'],
+      registers: [r],
+      collect() {
+        this.reset();
         for (const w of core().workers.values())
-          this.set({ worker: w.info.name, type: 'managed' }, w.nbytes);
+          this.set({ worker: w.info.name }, w.memory.paused ? 1 : 0);
       },
     });
     new Gauge({

@@ -69,6 +69,20 @@ export function clientEvent(client: string, op: Envelope['op']): Event | null {
   }
 }
 
+/** The memory figures of a worker's heartbeat, or null when it carries none (issue 20). */
+export function memoryReport(worker: string, op: OpOf<'heartbeat'>): Event | null {
+  const { managed, rss, spilled, spilledCount, paused } = op;
+  const none = [managed, rss, spilled, spilledCount, paused].every((x) => x === undefined);
+  if (none) return null;
+  const ev: Event = { type: 'worker-memory', worker };
+  if (managed !== undefined) ev.managed = managed;
+  if (rss !== undefined) ev.rss = rss;
+  if (spilled !== undefined) ev.spilled = spilled;
+  if (spilledCount !== undefined) ev.spilledCount = spilledCount;
+  if (paused !== undefined) ev.paused = paused === 1;
+  return ev;
+}
+
 /** The core event of a worker's op that is one (results, keys, missing data, retire, bye); else null. */
 export function workerEvent(worker: string, { op, frames }: Envelope): Event | null {
   switch (op.t) {

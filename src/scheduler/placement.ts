@@ -1,9 +1,19 @@
+import { aboveTarget, managedNow } from './memory';
 import type { TaskState, WorkerState } from './types';
 
 /**
+ * Tasks one worker thread takes at once while tasks are tiny, and the mean duration (s) below
+ * which it does: the worker's thread pool (src/worker/pool.ts) batches so.
+ */
+export const WORKER_BATCH = 64;
+export const WORKER_BATCH_BELOW = 0.001;
+
+/**
  * Where a ready task runs: only workers it may use (name/host/id restrictions, resources), with a
- * free slot, preferring the one that already holds most of its input bytes, then the least busy.
- * Pure bookkeeping over the core's worker map.
+ * free slot and not paused; workers below their memory target before those above it (unless one
+ * alone holds an input), then the one that already holds most of its input bytes, then the least
+ * busy, then the one holding the fewest bytes, so results spread instead of piling up on the
+ * first idle worker. One pass over the workers. Pure bookkeeping over the core's worker map.
  */
 export class Placement<P> {
   /** Exponential mean of task durations in seconds; negative until the first one is known. */
@@ -26,8 +36,14 @@ export class Placement<P> {
     return tiny ? n * 64 + 2 : n;
   }
 
+  /** Tasks each of a worker's threads runs at once, as its pool batches them. */
+  perThread(): number {
+    return this.meanDuration >= 0 && this.meanDuration < WORKER_BATCH_BELOW ? WORKER_BATCH : 1;
+  }
+
+  /** A worker that may be given a task now: not retiring, not paused, with a free slot. */
   hasRoom(w: WorkerState): boolean {
-    return !w.retiring && w.processing.size < this.capacity(w);
+    return !w.retiring && !w.memory.paused && w.processing.size < this.capacity(w);
   }
 
   allowed(w: WorkerState, ts: TaskState<P>): boolean {
@@ -48,20 +64,36 @@ export class Placement<P> {
 
   choose(ts: TaskState<P>, tasks: Map<string, TaskState<P>>): string | null {
     let best: WorkerState | null = null;
+    let bestFull = true;
     let bestBytes = -1;
     let bestLoad = Infinity;
+    let bestHeld = Infinity;
     for (const w of this.workers.values()) {
       if (!this.hasRoom(w) || !this.allowed(w, ts)) continue;
       let bytes = 0;
+      let sole = false;
       for (const d of ts.deps) {
         const dep = tasks.get(d);
-        if (dep && dep.who.has(w.id)) bytes += dep.nbytes + 1;
+        if (dep && dep.who.has(w.id)) {
+          bytes += dep.nbytes + 1;
+          if (dep.who.size === 1) sole = true;
+        }
       }
+      // Above target, a worker waits behind the others unless an input lives only there.
+      const full = !sole && aboveTarget(w);
+      if (full && !bestFull) continue;
       const load = w.processing.size / w.info.nthreads;
-      if (bytes > bestBytes || (bytes === bestBytes && load < bestLoad)) {
+      const held = managedNow(w);
+      if (
+        (bestFull && !full) ||
+        bytes > bestBytes ||
+        (bytes === bestBytes && (load < bestLoad || (load === bestLoad && held < bestHeld)))
+      ) {
         best = w;
+        bestFull = full;
         bestBytes = bytes;
         bestLoad = load;
+        bestHeld = held;
       }
     }
     return best ? best.id : null;

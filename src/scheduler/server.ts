@@ -31,7 +31,14 @@ import { SchedulerCore } from './core';
 import { SchedulerHttp, parseDashboardAddress, type DashboardAddress } from './http';
 import { SchedulerMetrics } from './metrics';
 import { Dashboard, type WorkerStats } from './dashboard';
-import { clientEvent, submitted, workerEvent, workerJoin } from './peer-events';
+import { memoryFigures } from './memory';
+import {
+  clientEvent,
+  memoryReport,
+  submitted,
+  workerEvent,
+  workerJoin,
+} from './peer-events';
 import type { SchedulerAction, SchedulerConfig, SchedulerEvent } from './types';
 
 /** The exit code of a process whose scheduler stopped on a broken invariant (EX_SOFTWARE). */
@@ -406,6 +413,8 @@ export class Scheduler {
           this.stats.set(peer, { cpu: op.cpu, rss: op.rss, transferBytes: op.transferBytes ?? 0 });
         }
         if (op.xfer && op.xfer.length > 0) this.dashboard?.transfers(peer, op.xfer);
+        const memory = memoryReport(peer, op);
+        if (memory) events.push(memory);
         this.outbox.post(peer, { t: 'heartbeat' });
         return;
       }
@@ -574,6 +583,7 @@ export class Scheduler {
         processing: w.processing.size,
         inMemory: w.has.size,
         nbytes: w.nbytes,
+        ...memoryFigures(w),
       };
     }
     return {

@@ -1,4 +1,5 @@
 import type { RemoteError, WorkerInfoWire } from '../protocol';
+import type { MemoryReport, WorkerMemory } from './memory';
 import type { UnrunnableNotice } from './unrunnable';
 
 export type TaskStateName = 'released' | 'waiting' | 'queued' | 'processing' | 'memory' | 'erred';
@@ -42,6 +43,11 @@ export interface TaskState<P> {
   resources?: Record<string, number>;
   /** Where the task sits in the ready queue's heaps; -1 when it is not queued. */
   heapIndex: number;
+  /**
+   * Some input was not on its worker when it was sent there: the worker fetches it first, so the
+   * task may start after tasks sent later (suspects.ts).
+   */
+  inputsElsewhere: boolean;
   /** The restriction signature (its heap in the ready queue), computed when first queued. */
   signature?: string;
   fingerprint?: string;
@@ -61,6 +67,8 @@ export interface WorkerState {
   retiring: boolean;
   /** Keys of a retiring worker already asked of other workers (acquire-replicas). */
   moving: Set<string>;
+  /** What its heartbeats say of its memory (memory.ts). */
+  memory: WorkerMemory;
 }
 
 export type SchedulerEvent<P> =
@@ -74,6 +82,8 @@ export type SchedulerEvent<P> =
   | { type: 'worker-join'; worker: WorkerInfoWire; now: number }
   | { type: 'worker-leave'; worker: string; reason: string }
   | { type: 'worker-seen'; worker: string; now: number }
+  /** A heartbeat's memory figures (issue 20). */
+  | ({ type: 'worker-memory'; worker: string } & MemoryReport)
   | {
       type: 'task-finished';
       worker: string;

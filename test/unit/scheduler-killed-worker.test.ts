@@ -1,0 +1,105 @@
+import { SchedulerCore } from '../../src/scheduler';
+import { of, task, worker, type P } from '../helpers/core';
+
+/**
+ * KilledWorker counts only the tasks a dead worker was running (Dask's rule), not those queued
+ * behind them in its pipeline (up to 64 per thread while tasks are short).
+ */
+let core: SchedulerCore<P>;
+
+const finish = (w: string, key: string, duration: number) =>
+  core.handle({ type: 'task-finished', worker: w, key, nbytes: 10, duration, inline: null });
+const suspicion = (keys: string[]) => keys.map((k) => core.tasks.get(k)!.suspicious);
+
+/** A worker of `nthreads` that has run one task of `seconds` (the scheduler's mean duration). */
+function warmWorker(id: string, seconds: number, nthreads = 1): void {
+  core.handle({ type: 'worker-join', worker: worker(id, nthreads), now: 0 });
+  core.handle({ type: 'submit', client: 'c1', tasks: [task(`warm-${id}`, [], { workers: [id] })] });
+  finish(id, `warm-${id}`, seconds);
+}
+
+beforeEach(() => {
+  core = new SchedulerCore<P>({ workerTtl: 60_000, clientTtl: 60_000, allowedFailures: 3 });
+  core.handle({ type: 'client-join', client: 'c1', now: 0 });
+});
+afterEach(() => core.validateState());
+
+const keys = Array.from({ length: 64 }, (_, i) => `t${i}`);
+
+test('a worker dying with 1 task running and 63 queued marks only the running one', () => {
+  // 5 ms tasks: the scheduler pipelines (below 10 ms), the worker runs one per thread at a time.
+  warmWorker('a', 0.005);
+  core.handle({ type: 'submit', client: 'c1', tasks: keys.map((k) => task(k)) });
+  expect(core.workers.get('a')!.processing.size).toBe(64);
+  core.handle({ type: 'worker-leave', worker: 'a', reason: 'SIGKILL' });
+  expect(suspicion(keys)).toEqual([1, ...Array<number>(63).fill(0)]);
+  expect(keys.every((k) => core.tasks.get(k)!.state === 'queued')).toBe(true);
+});
+
+test('3 deaths while running still err ERR_KILLED_WORKER; the tasks queued behind it never count', () => {
+  let erred: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    warmWorker(`w${i}`, 0.005);
+    if (i === 0) core.handle({ type: 'submit', client: 'c1', tasks: keys.map((k) => task(k)) });
+    // The first task (lowest in the queue's order) is the one each new worker runs first.
+    expect([...core.workers.get(`w${i}`)!.processing][0]).toBe('t0');
+    const acts = core.handle({ type: 'worker-leave', worker: `w${i}`, reason: 'segfault' });
+    erred = of(acts, 'key-erred').map((e) => e.key);
+  }
+  expect(erred).toEqual(['t0']);
+  expect(core.tasks.get('t0')!.error).toMatchObject({ code: 'ERR_KILLED_WORKER' });
+  expect(suspicion(keys.slice(1))).toEqual(Array<number>(63).fill(0));
+  expect(core.story('t0').map((t) => t.to)).toContain('erred');
+});
+
+test('with 2 threads the first 2 sent are suspected; finished ones leave the count', () => {
+  warmWorker('a', 0.005, 2);
+  core.handle({ type: 'submit', client: 'c1', tasks: keys.slice(0, 10).map((k) => task(k)) });
+  // t1 finished before t0: the threads now run t0 and t2.
+  finish('a', 't1', 0.005);
+  core.handle({ type: 'worker-leave', worker: 'a', reason: 'killed' });
+  expect(suspicion(['t0', 't2', 't3', 't9'])).toEqual([1, 1, 0, 0]);
+});
+
+test('tiny tasks travel 64 to a thread: a whole batch is suspected, the next batch not', () => {
+  warmWorker('a', 0.0001);
+  core.handle({ type: 'submit', client: 'c1', tasks: keys.map((k) => task(k)) });
+  core.handle({ type: 'submit', client: 'c1', tasks: [task('t64'), task('t65')] });
+  expect(core.workers.get('a')!.processing.size).toBe(66);
+  core.handle({ type: 'worker-leave', worker: 'a', reason: 'killed' });
+  expect(suspicion(keys).every((n) => n === 1)).toBe(true);
+  expect(suspicion(['t64', 't65'])).toEqual([0, 0]);
+});
+
+test('a task that fetches its input may start out of order: it is suspected without taking a thread', () => {
+  warmWorker('a', 0.005);
+  warmWorker('b', 0.005);
+  core.handle({ type: 'submit', client: 'c1', tasks: [task('x', [], { workers: ['b'] })] });
+  finish('b', 'x', 0.005);
+  core.handle({
+    type: 'submit',
+    client: 'c1',
+    tasks: [
+      task('fetches', ['x'], { workers: ['a'] }),
+      ...['q0', 'q1', 'q2'].map((k) => task(k, [], { workers: ['a'] })),
+    ],
+  });
+  expect([...core.workers.get('a')!.processing]).toEqual(['fetches', 'q0', 'q1', 'q2']);
+  core.handle({ type: 'worker-leave', worker: 'a', reason: 'killed' });
+  // a ran q0 while fetching x, or ran `fetches` once x came: both suspected; q1, q2 waited.
+  expect(suspicion(['fetches', 'q0', 'q1', 'q2'])).toEqual([1, 1, 0, 0]);
+});
+
+test('a fetching task sent behind a task that needs no fetch cannot be running before it', () => {
+  warmWorker('a', 0.005);
+  warmWorker('b', 0.005);
+  core.handle({ type: 'submit', client: 'c1', tasks: [task('x', [], { workers: ['b'] })] });
+  finish('b', 'x', 0.005);
+  core.handle({
+    type: 'submit',
+    client: 'c1',
+    tasks: [task('q0', [], { workers: ['a'] }), task('fetches', ['x'], { workers: ['a'] })],
+  });
+  core.handle({ type: 'worker-leave', worker: 'a', reason: 'killed' });
+  expect(suspicion(['q0', 'fetches'])).toEqual([1, 0]);
+});
