@@ -1,4 +1,4 @@
-import { aboveTarget, managedNow } from './memory';
+import { aboveTarget } from './memory';
 import type { TaskState, WorkerState } from './types';
 
 /**
@@ -83,7 +83,8 @@ export class Placement<P> {
       const full = !sole && aboveTarget(w);
       if (full && !bestFull) continue;
       const load = w.processing.size / w.info.nthreads;
-      const held = managedNow(w);
+      // Held bytes, in memory or spilled: steady between heartbeats, unlike memory in use.
+      const held = w.nbytes;
       if (
         (bestFull && !full) ||
         bytes > bestBytes ||
