@@ -381,6 +381,7 @@ export class Scheduler {
           return;
         }
         case 'who-has': {
+          this.runFirst(events);
           const who: Record<string, string[]> = {};
           for (const key of op.keys) {
             const ts = this.core.tasks.get(key);
@@ -390,6 +391,7 @@ export class Scheduler {
           return;
         }
         case 'info':
+          this.runFirst(events);
           this.outbox.post(peer, { t: 'info-reply', req: op.req, info: this.info() });
           return;
         case 'heartbeat':
@@ -435,6 +437,14 @@ export class Scheduler {
       }
     }
     log.debug(`scheduler: unexpected ${op.t} from ${known.kind} ${peer} dropped`);
+  }
+
+  /**
+   * Applies the events of a message that came before a request answered at once (who-has, info),
+   * so the answer sees them: a scatter's `scattered` followed by `info` in one message.
+   */
+  private runFirst(events: SchedulerEvent<Payload>[]): void {
+    if (events.length > 0) this.run(events.splice(0));
   }
 
   private run(events: SchedulerEvent<Payload>[]): void {
