@@ -241,6 +241,7 @@ export class Client implements FutureHost {
         return;
       case 'who-has-reply':
       case 'info-reply':
+      case 'rebalance-reply':
         this.replies.get(op.req)?.resolve(op);
         this.replies.delete(op.req);
         return;
@@ -765,6 +766,26 @@ export class Client implements FutureHost {
     });
     const reply = await this.request({ t: 'who-has', req: 0, keys });
     return (reply as { who: Record<string, string[]> }).who;
+  }
+
+  /**
+   * Moves held data between workers until each holds about the same bytes (Dask's `rebalance`):
+   * a worker above the mean gives its largest keys to the workers holding least, which copy them
+   * before it frees them. With `futures`, only their data moves. Resolves once the moves are
+   * done, with how many keys moved and their bytes.
+   */
+  async rebalance(futures?: Iterable<Future>): Promise<{ moved: number; bytes: number }> {
+    const keys =
+      futures === undefined
+        ? undefined
+        : Array.from(futures, (f) => {
+            if (!(f instanceof Future))
+              throw new OptionError('rebalance takes futures of this client');
+            return f.key;
+          });
+    const reply = await this.request({ t: 'rebalance', req: 0, ...(keys ? { keys } : {}) });
+    const { moved, bytes } = reply as { moved: number; bytes: number };
+    return { moved, bytes };
   }
 
   async cancelKeys(keys: string[]): Promise<void> {

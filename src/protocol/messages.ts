@@ -66,6 +66,8 @@ export type Op =
   | { t: 'scattered'; keys: string[]; workers: string[]; nbytes: number[] }
   | { t: 'who-has'; req: number; keys: string[] }
   | { t: 'info'; req: number }
+  /** Move held data between workers toward even bytes held (all keys, or only `keys`). */
+  | { t: 'rebalance'; req: number; keys?: string[] }
   /**
    * From a worker it also carries its CPU (fraction of a core), resident memory and bytes fetched
    * from other workers (totals), and the fetches since its last heartbeat: start, end (ms since
@@ -107,6 +109,8 @@ export type Op =
   | { t: 'key-lost'; key: string }
   | { t: 'who-has-reply'; req: number; who: Record<string, string[]> }
   | { t: 'info-reply'; req: number; info: SchedulerInfo }
+  /** The rebalance is over: keys moved, and their bytes. */
+  | { t: 'rebalance-reply'; req: number; moved: number; bytes: number }
   | { t: 'n-workers'; n: number }
   /**
    * A task of this client waits for a worker that none connected can be (its `workers` or

@@ -30,6 +30,7 @@ export const OP_FIELDS: Record<OpType, Record<string, FieldType>> = {
   scattered: { keys: ss, workers: ss, nbytes: 'number[]' },
   'who-has': { req: n, keys: ss },
   info: { req: n },
+  rebalance: { req: n, keys: 'string[]?' },
   heartbeat: {
     cpu: 'number?',
     rss: 'number?',
@@ -50,6 +51,7 @@ export const OP_FIELDS: Record<OpType, Record<string, FieldType>> = {
   'key-lost': { key: s },
   'who-has-reply': { req: n, who: 'record<string[]>' },
   'info-reply': { req: n, info: o },
+  'rebalance-reply': { req: n, moved: n, bytes: n },
   'n-workers': { n },
   'task-unrunnable': { key: s, message: s, workers: 'string[]?', resources: 'record<number>?' },
   closing: { reason: s, code: 'string?' },

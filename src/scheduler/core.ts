@@ -3,6 +3,7 @@ import { keyPrefix } from '../util/key-prefix';
 import type { RemoteError, WorkerInfoWire } from '../protocol';
 import { applyReport, newMemory } from './memory';
 import { Placement } from './placement';
+import { Rebalances, planRebalance } from './rebalance';
 import { ReadyQueue } from './ready-queue';
 import { NONE, grow, shrink } from './sets';
 import { StoryLog } from './story';
@@ -61,6 +62,8 @@ export class SchedulerCore<P> {
   private readonly retiring = new Set<string>();
   /** Restricted tasks no connected worker can run: warned of on ticks. */
   private readonly unrunnable: UnrunnableWatch<P>;
+  /** Clients' rebalances under way, checked after every batch of events. */
+  private readonly rebalances = new Rebalances();
 
   constructor(config: Partial<SchedulerConfig> = {}) {
     // An option given as undefined (an unset CLI flag) keeps its default.
@@ -88,6 +91,7 @@ export class SchedulerCore<P> {
       this.apply(ev);
     }
     for (const id of this.retiring) this.progressRetirement(id);
+    if (this.rebalances.busy) this.progressRebalances();
     const out = this.out;
     this.out = [];
     return out;
@@ -154,6 +158,8 @@ export class SchedulerCore<P> {
           }
         }
         return;
+      case 'rebalance':
+        return this.rebalance(ev.client, ev.req, ev.keys, ev.now);
       case 'tick':
         return this.tick(ev.now);
     }
@@ -416,6 +422,32 @@ export class SchedulerCore<P> {
       this.out.push({ type: 'acquire-replicas', worker: target.id, deps });
     }
     if (unsafe === 0) this.removeWorker(id, 'retired');
+  }
+
+  /** Plans a client's rebalance and asks the receivers for their copies (rebalance.ts). */
+  private rebalance(client: string, req: number, keys: string[] | null, now: number): void {
+    const moves = planRebalance(this.workers, this.tasks, keys ? new Set(keys) : null);
+    const asks = new Map<string, DepWhere[]>();
+    for (const m of moves) {
+      const list = asks.get(m.to) ?? [];
+      list.push({ key: m.key, who: this.addresses(this.tasks.get(m.key)!) });
+      asks.set(m.to, list);
+    }
+    for (const [worker, deps] of asks) this.out.push({ type: 'acquire-replicas', worker, deps });
+    this.rebalances.start(client, req, moves, now);
+  }
+
+  /** Frees the senders' copies that arrived elsewhere; reports the rebalances now over. */
+  private progressRebalances(): void {
+    const free = (ts: TaskState<P>, w: WorkerState) => {
+      shrink(ts.who, w.id);
+      w.has.delete(ts.key);
+      w.nbytes -= ts.nbytes;
+      this.out.push({ type: 'free-keys', worker: w.id, keys: [ts.key] });
+    };
+    for (const d of this.rebalances.progress(this.workers, this.tasks, this.lastTick, free)) {
+      this.out.push({ type: 'rebalanced', ...d });
+    }
   }
 
   /** A key whose every copy is gone: recompute it if anyone needs it. */

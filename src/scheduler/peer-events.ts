@@ -69,6 +69,11 @@ export function clientEvent(client: string, op: Envelope['op']): Event | null {
   }
 }
 
+/** A client's rebalance request (its `req` answers it). */
+export function rebalanceRequest(client: string, op: OpOf<'rebalance'>, now: number): Event {
+  return { type: 'rebalance', client, req: op.req, keys: op.keys ?? null, now };
+}
+
 /** The memory figures of a worker's heartbeat, or null when it carries none (issue 20). */
 export function memoryReport(worker: string, op: OpOf<'heartbeat'>): Event | null {
   const { managed, rss, spilled, spilledCount, paused } = op;

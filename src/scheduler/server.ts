@@ -35,6 +35,7 @@ import { memoryFigures } from './memory';
 import {
   clientEvent,
   memoryReport,
+  rebalanceRequest,
   submitted,
   workerEvent,
   workerJoin,
@@ -394,6 +395,9 @@ export class Scheduler {
           this.runFirst(events);
           this.outbox.post(peer, { t: 'info-reply', req: op.req, info: this.info() });
           return;
+        case 'rebalance':
+          events.push(rebalanceRequest(peer, op, now));
+          return;
         case 'heartbeat':
           this.outbox.post(peer, { t: 'heartbeat' });
           return;
@@ -538,6 +542,14 @@ export class Scheduler {
         return this.outbox.post(a.worker, { t: 'cancel-compute', keys: a.keys });
       case 'acquire-replicas':
         return this.outbox.post(a.worker, { t: 'acquire-replicas', deps: a.deps });
+      case 'rebalanced':
+        if (this.peers.get(a.client)?.kind !== 'client') return;
+        return this.outbox.post(a.client, {
+          t: 'rebalance-reply',
+          req: a.req,
+          moved: a.moved,
+          bytes: a.bytes,
+        });
       case 'key-done': {
         const frames = a.inline ?? [];
         return this.outbox.post(

@@ -96,6 +96,8 @@ export type SchedulerEvent<P> =
   | { type: 'add-keys'; worker: string; keys: string[]; nbytes: number[] }
   | { type: 'missing-data'; worker: string; key: string; dep: string; from: string }
   | { type: 'retire-workers'; workers: string[] }
+  /** A client asks that held data be spread evenly (all keys, or only `keys`); `req` is its id. */
+  | { type: 'rebalance'; client: string; req: number; keys: string[] | null; now: number }
   | { type: 'tick'; now: number };
 
 export interface DepWhere {
@@ -119,6 +121,8 @@ export type SchedulerAction<P> =
   | { type: 'key-cancelled'; client: string; key: string }
   | { type: 'key-lost'; client: string; key: string }
   | { type: 'acquire-replicas'; worker: string; deps: DepWhere[] }
+  /** A client's rebalance is over: keys moved and their bytes. */
+  | { type: 'rebalanced'; client: string; req: number; moved: number; bytes: number }
   | { type: 'worker-removed'; worker: string; reason: string }
   | { type: 'client-removed'; client: string; reason: string }
   | { type: 'n-workers'; n: number }
