@@ -52,6 +52,15 @@ test('metrics in Prometheus text format agree with schedulerInfo()', async () =>
   expect(held).toBe(100);
   const bytes = m.mpi_cluster_worker_memory_bytes.metrics.reduce((a, x) => a + Number(x.value), 0);
   expect(bytes).toBeGreaterThan(0);
+  // Memory by type as Dask names them, and whether each worker is paused (issue 20).
+  for (const w of Object.values(info.workers)) {
+    const types = m.mpi_cluster_worker_memory_bytes.metrics
+      .filter((x) => x.labels?.worker === w.name)
+      .map((x) => x.labels?.type)
+      .sort();
+    expect(types).toEqual(['managed', 'spilled', 'unmanaged']);
+    expect(value(m.mpi_cluster_worker_paused, { worker: w.name })).toBe(w.paused ? 1 : 0);
+  }
   expect(m.mpi_cluster_scheduler_tasks_forgotten_total.type).toBe('COUNTER');
   const before = value(m.mpi_cluster_scheduler_tasks_forgotten_total);
   for (const f of fs) f.release();

@@ -1,5 +1,7 @@
 import { SchedulerCore, type SchedulerAction } from '../../src/scheduler';
+import { Dashboard } from '../../src/scheduler/dashboard';
 import { memoryFigures } from '../../src/scheduler/memory';
+import { SchedulerMetrics } from '../../src/scheduler/metrics';
 import { of, task, worker, type P } from '../helpers/core';
 
 /**
@@ -131,4 +133,43 @@ test('memory figures: the last report, carried forward by results stored and fre
   expect(memoryFigures(a).managed).toBe(30 * MB);
   // A worker that never reports memory: everything it holds counts as managed.
   expect(memoryFigures(core.workers.get('b')!)).toMatchObject({ managed: 0, paused: false });
+});
+
+test('the dashboard rows and /metrics show managed, unmanaged, spilled and paused', async () => {
+  core.handle({
+    type: 'worker-memory',
+    worker: 'a',
+    managed: 30 * MB,
+    rss: 130 * MB,
+    spilled: 5 * MB,
+    spilledCount: 2,
+    paused: true,
+  });
+  const dashboard = new Dashboard({ core, workerStats: () => undefined });
+  const metrics = new SchedulerMetrics({ core, transferBytes: () => 0 });
+  try {
+    const { workers } = dashboard.snapshot() as { workers: Record<string, unknown>[] };
+    expect(workers.find((w) => w.id === 'a')).toMatchObject({
+      managed: 30 * MB,
+      unmanaged: 100 * MB,
+      spilled: 5 * MB,
+      spilledCount: 2,
+      paused: true,
+    });
+    const text = await metrics.text();
+    expect(text).toContain(
+      `mpi_cluster_worker_memory_bytes{worker="name-a",type="managed"} ${30 * MB}`,
+    );
+    expect(text).toContain(
+      `mpi_cluster_worker_memory_bytes{worker="name-a",type="unmanaged"} ${100 * MB}`,
+    );
+    expect(text).toContain(
+      `mpi_cluster_worker_memory_bytes{worker="name-a",type="spilled"} ${5 * MB}`,
+    );
+    expect(text).toContain('mpi_cluster_worker_paused{worker="name-a"} 1');
+    expect(text).toContain('mpi_cluster_worker_paused{worker="name-b"} 0');
+  } finally {
+    dashboard.close();
+    metrics.close();
+  }
 });
