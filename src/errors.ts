@@ -30,7 +30,9 @@ export type ErrorCode =
   | 'ERR_BOOTSTRAP'
   | 'ERR_BATCH'
   | 'ERR_JOB_FAILED'
-  | 'ERR_NO_GPU';
+  | 'ERR_NO_GPU'
+  | 'ERR_SPILL'
+  | 'ERR_TASK_MEMORY';
 
 export class ClusterError extends Error {
   readonly code: ErrorCode;

@@ -7,6 +7,7 @@ import { handshakeRefused } from '../client/handshake';
 import { KEYS_ENV, parseKeys, type ClusterKeys } from '../net/security';
 import { ClusterError, OptionError } from '../errors';
 import { WORKER_DEFAULTS } from '../worker/options';
+import { MEMORY_DEFAULTS, resolveThresholds } from '../worker/memory';
 import { Worker } from '../worker/worker';
 import { defaultWorkerParent } from '../worker/directory';
 import { formatDuration } from '../util/duration';
@@ -23,6 +24,10 @@ interface WorkerCliOptions {
   schedulerFile?: string;
   nthreads: number;
   memoryLimit?: string;
+  memoryTarget?: string;
+  memorySpill?: string;
+  memoryPause?: string;
+  memoryTerminate?: string;
   localDirectory?: string;
   interface?: string;
   host?: string;
@@ -110,6 +115,22 @@ export function workerCommand(): Command {
       `'auto' (the host's memory shared by thread count: nthreads / cores of it), bytes, a size such as 4GB, or a fraction such as 0.5 (default: ${WORKER_DEFAULTS.memoryLimit})`,
     )
     .option(
+      '--memory-target <fraction>',
+      `stored values above this fraction of --memory-limit spill to disk, least recently used first; false: off (default: ${MEMORY_DEFAULTS.target})`,
+    )
+    .option(
+      '--memory-spill <fraction>',
+      `process memory above this fraction spills until under target; false: off (default: ${MEMORY_DEFAULTS.spill})`,
+    )
+    .option(
+      '--memory-pause <fraction>',
+      `process memory above this fraction pauses the worker: no new task starts until it is back under; false: off (default: ${MEMORY_DEFAULTS.pause})`,
+    )
+    .option(
+      '--memory-terminate <fraction>',
+      `process memory above this fraction: a LocalCluster's worker restarts, any other spills everything and recycles its task threads; false: off (default: ${MEMORY_DEFAULTS.terminate})`,
+    )
+    .option(
       '--local-directory <dir>',
       `scratch space: each worker makes its own directory in it, removed at exit (default: ${defaultWorkerParent()})`,
     )
@@ -187,6 +208,12 @@ Examples:
           scheduler,
           nthreads: o.nthreads,
           memoryLimit,
+          memoryThresholds: resolveThresholds({
+            target: o.memoryTarget,
+            spill: o.memorySpill,
+            pause: o.memoryPause,
+            terminate: o.memoryTerminate,
+          }),
           localDirectory: o.localDirectory,
           interface: o.interface,
           host: o.host,

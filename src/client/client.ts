@@ -417,6 +417,7 @@ export class Client implements FutureHost {
       });
       if (stale.length > 0) await this.refreshWhoHas(stale);
       const byWorker = new Map<string, string[]>();
+      const retry: string[] = [];
       let sliceStart = performance.now();
       for (const key of todo) {
         if (performance.now() - sliceStart > SLICE_MS) {
@@ -425,6 +426,11 @@ export class Client implements FutureHost {
         }
         const ks = this.keys.get(key);
         if (!ks) throw new ClusterError('ERR_CANCELLED', `future ${key} was released`);
+        // Its holder left meanwhile: it is being computed again; wait for it in the next round.
+        if (ks.status === 'pending' || ks.status === 'lost') {
+          retry.push(key);
+          continue;
+        }
         if (ks.status !== 'finished')
           throw ks.error ?? new ClusterError('ERR_CANCELLED', `task ${key} ${ks.status}`);
         if (ks.inline) out.set(key, unpack(ks.inline));
@@ -435,7 +441,6 @@ export class Client implements FutureHost {
           else byWorker.set(from, [key]);
         }
       }
-      const retry: string[] = [];
       await Promise.all(
         [...byWorker].map(async ([from, ks]) => {
           try {

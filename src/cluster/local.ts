@@ -6,7 +6,8 @@ import { KEYS_ENV, type ClusterKeys } from '../net/security';
 import { distFile } from '../paths';
 import { Scheduler } from '../scheduler/server';
 import { parseDuration } from '../util/duration';
-import { parseMemoryLimit } from '../worker/options';
+import { NANNY_ENV, parseMemoryLimit, type WorkerOptions } from '../worker/options';
+import { resolveThresholds, thresholdFlags } from '../worker/memory';
 import { closeClusterAtScriptEnd } from './script-end';
 
 export interface LocalClusterOptions {
@@ -14,8 +15,10 @@ export interface LocalClusterOptions {
   nWorkers?: number;
   /** Threads (concurrent tasks) per worker. Default 1. */
   threadsPerWorker?: number;
-  /** Per worker: 'auto' | bytes | '4GB' | fraction. */
-  memoryLimit?: number | string;
+  /** Per worker: 'auto' | bytes | '4GB' | fraction; 0 or false: no limit. */
+  memoryLimit?: number | string | false;
+  /** Dask's thresholds, fractions of memoryLimit or false: target, spill, pause, terminate. */
+  memoryThresholds?: WorkerOptions['memoryThresholds'];
   /** Network interface for scheduler and workers; default loopback. */
   interface?: string;
   localDirectory?: string;
@@ -32,6 +35,7 @@ export const LOCAL_CLUSTER_OPTIONS = [
   'nWorkers',
   'threadsPerWorker',
   'memoryLimit',
+  'memoryThresholds',
   'interface',
   'localDirectory',
   'timeout',
@@ -45,6 +49,11 @@ export type WorkerSetup = (index: number) => {
   env: Record<string, string>;
   resources?: Record<string, number>;
 };
+
+export const MALLOC_ENV = Object.freeze({
+  MALLOC_MMAP_THRESHOLD_: String(2 ** 20),
+  MALLOC_TRIM_THRESHOLD_: String(2 ** 16),
+});
 
 /** A worker that dies this many times within RESTART_WINDOW_MS of its start is not restarted. */
 const MAX_QUICK_DEATHS = 3;
@@ -108,6 +117,7 @@ export class LocalCluster {
     }
     // Checked here, at the call, not only in each worker (where it would surface as a timeout).
     if (options.memoryLimit !== undefined) parseMemoryLimit(options.memoryLimit, threadsPerWorker);
+    resolveThresholds(options.memoryThresholds);
     if (!Number.isInteger(threadsPerWorker) || threadsPerWorker < 1) {
       throw new OptionError(
         `threadsPerWorker must be a positive integer, got ${options.threadsPerWorker}`,
@@ -216,6 +226,7 @@ export class LocalCluster {
       );
     }
     if (o.memoryLimit !== undefined) args.push('--memory-limit', String(o.memoryLimit));
+    args.push(...thresholdFlags(o.memoryThresholds));
     if (o.interface) args.push('--interface', o.interface);
     else args.push('--host', '127.0.0.1');
     if (o.localDirectory) args.push('--local-directory', o.localDirectory);
@@ -228,6 +239,13 @@ export class LocalCluster {
     const env = {
       // Its workers log as this process does (the library: warn), not as a worker run by hand.
       MPI_CLUSTER_LOG: log.levelName(),
+      // This process restarts them: over the terminate threshold they exit (worker.ts).
+      [NANNY_ENV]: '1',
+      // glibc serves large blocks that were freed before from its heap, and keeps them: a worker
+      // that spilled its values would stay above its pause threshold. A fixed mmap threshold
+      // gives blocks of 1 MiB and more back to the system when freed (Dask's nanny sets
+      // MALLOC_TRIM_THRESHOLD_ for the same reason).
+      ...MALLOC_ENV,
       ...process.env,
       ...own.env,
       ...(keys ? { [KEYS_ENV]: JSON.stringify(keys) } : {}),

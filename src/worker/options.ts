@@ -1,6 +1,7 @@
 import type { Security } from '../net/security';
 import * as os from 'node:os';
 import { OptionError } from '../errors';
+import { resolveThresholds, type MemoryThresholds } from './memory';
 
 export interface WorkerOptions {
   /** Scheduler address (tcp://host:port). */
@@ -8,8 +9,17 @@ export interface WorkerOptions {
   /** Tasks run at once, each on its own worker thread. */
   nthreads?: number;
   name?: string;
-  /** 'auto' | bytes | '4GB' | fraction of host memory (0 < x <= 1). */
-  memoryLimit?: number | string;
+  /**
+   * 'auto' | bytes | '4GB' | fraction of host memory (0 < x <= 1); 0 or false: no limit (nothing
+   * spills, pauses or restarts).
+   */
+  memoryLimit?: number | string | false;
+  /**
+   * Dask's memory thresholds, fractions of memoryLimit, each a number or false (off): target
+   * 0.6 (stored values above it spill), spill 0.7 (process memory above it spills), pause 0.8,
+   * terminate 0.95.
+   */
+  memoryThresholds?: Partial<Record<keyof MemoryThresholds, number | false>>;
   localDirectory?: string;
   /** Network interface to serve data on, e.g. 'ib0'. */
   interface?: string;
@@ -29,6 +39,13 @@ export interface WorkerOptions {
   /** The cluster's keys, or false (no security); absent: taken from MPI_CLUSTER_KEYS. */
   security?: Security;
 }
+
+/**
+ * Set by a LocalCluster for its workers: a process that goes over the terminate threshold exits
+ * and is started anew. Elsewhere (an MPI rank, a worker by hand) nothing would restart it, so it
+ * evicts its data to disk and recycles its task threads instead (worker.ts).
+ */
+export const NANNY_ENV = 'MPI_CLUSTER_NANNY';
 
 export const WORKER_DEFAULTS = Object.freeze({
   nthreads: 1,
@@ -54,8 +71,9 @@ const UNITS: Record<string, number> = {
 };
 
 /** Resolves a memory limit to bytes; 'auto' shares host memory by thread count. */
-export function parseMemoryLimit(value: number | string, nthreads = 1): number {
+export function parseMemoryLimit(value: number | string | false, nthreads = 1): number {
   const total = os.totalmem();
+  if (value === false || value === 0 || value === '0' || value === 'false') return 0;
   if (value === 'auto') {
     return Math.floor(total * Math.min(1, nthreads / os.availableParallelism()));
   }
@@ -99,9 +117,10 @@ export function resolveWorkerOptions(
     | 'localDirectory'
     | 'security'
     | 'lifetime'
+    | 'memoryThresholds'
   >
 > &
-  WorkerOptions & { memoryLimit: number } {
+  WorkerOptions & { memoryLimit: number; memoryThresholds: MemoryThresholds } {
   if (typeof o.scheduler !== 'string' || !/^tcp:\/\/.+:\d+$/.test(o.scheduler)) {
     throw new OptionError(
       `scheduler address must look like tcp://HOST:PORT, got ${JSON.stringify(o.scheduler)}`,
@@ -127,6 +146,7 @@ export function resolveWorkerOptions(
     nthreads,
     deathTimeout,
     memoryLimit: parseMemoryLimit(o.memoryLimit ?? WORKER_DEFAULTS.memoryLimit, nthreads),
+    memoryThresholds: resolveThresholds(o.memoryThresholds),
     heartbeatInterval: o.heartbeatInterval ?? WORKER_DEFAULTS.heartbeatInterval,
   };
 }

@@ -13,6 +13,8 @@ interface Slot {
   fns: Lru<string, true>;
   /** The run this thread is being terminated for (cancelled), else -1; it takes no more work. */
   killing: number;
+  /** Terminated by recycle(): its tasks go back to the queue. */
+  recycling?: boolean;
 }
 
 export interface PoolTask {
@@ -48,16 +50,25 @@ export class ThreadPool {
   private ready: PoolTask[] = [];
   private meanDuration = -1;
   private closing = false;
+  /** Paused (memory above the pause threshold): queued tasks wait, threads take nothing new. */
+  private paused = false;
+  private queueEmpty: (() => void)[] = [];
 
   constructor(
     nthreads: number,
     private readonly onResult: (results: PoolResult[]) => void,
+    /** heapMb: each thread's V8 old-space cap (MiB); a task over it errs ERR_TASK_MEMORY. */
+    private readonly limits: { heapMb?: number } = {},
   ) {
     for (let i = 0; i < nthreads; i++) this.slots.push(this.startThread());
   }
 
   private startThread(): Slot {
-    const thread = new Thread(path.join(__dirname, 'executor.js'));
+    const thread = new Thread(path.join(__dirname, 'executor.js'), {
+      resourceLimits: this.limits.heapMb
+        ? { maxOldGenerationSizeMb: this.limits.heapMb }
+        : undefined,
+    });
     const slot: Slot = { thread, inFlight: [], fns: new Lru(FN_CACHE_SIZE), killing: -1 };
     thread.on('message', (results: ThreadResult[]) => {
       const sent = slot.inFlight;
@@ -83,7 +94,13 @@ export class ThreadPool {
       slot.inFlight = [];
       this.slots[this.slots.indexOf(slot)] = this.startThread();
       const killed = slot.killing;
-      const why = crash ? `${crash.name}: ${crash.message}` : `exit code ${code}`;
+      // A recycled thread's task counts as one whose thread died: run again, and after 3 deaths
+      // ERR_KILLED_WORKER, so a task that fills memory each time cannot loop for ever.
+      const why = slot.recycling
+        ? 'thread recycled: the worker was above its terminate memory threshold'
+        : crash
+          ? `${crash.name}: ${crash.message}`
+          : `exit code ${code}`;
       const died: PoolResult[] = [];
       if (killed >= 0) {
         log.debug(`executor thread terminated to stop a cancelled task; starting another`);
@@ -92,8 +109,17 @@ export class ThreadPool {
         }
         this.ready = lost.filter((t) => t.run !== killed).concat(this.ready);
       } else {
-        log.warn(`executor thread died (${why}); starting another`);
-        if (lost.length === 1) died.push({ run: lost[0].run, key: lost[0].key, died: why });
+        const oom = (crash as { code?: string } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
+        if (!slot.recycling) log.warn(`executor thread died (${why}); starting another`);
+        if (lost.length === 1 && oom) {
+          // Over its heap cap: running it again would do the same, so it errs at once.
+          const error = {
+            name: 'RangeError',
+            message: `task ${lost[0].key} used more than its thread's heap cap of ${this.limits.heapMb} MiB (from the worker's memory limit); give the worker more memory or fewer threads`,
+            code: 'ERR_TASK_MEMORY',
+          };
+          died.push({ run: lost[0].run, key: lost[0].key, error, duration: 0 });
+        } else if (lost.length === 1) died.push({ run: lost[0].run, key: lost[0].key, died: why });
         else {
           for (const t of lost) t.alone = true;
           this.ready = lost.concat(this.ready);
@@ -119,6 +145,7 @@ export class ThreadPool {
     const i = this.ready.findIndex((t) => t.run === run);
     if (i < 0) return false;
     this.ready.splice(i, 1);
+    if (this.ready.length === 0) for (const r of this.queueEmpty.splice(0)) r();
     return true;
   }
 
@@ -134,11 +161,40 @@ export class ThreadPool {
     return true;
   }
 
+  /** While paused no queued task starts; running ones finish. */
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (!paused) this.dispatch();
+  }
+
+  /** Resolves once no task waits in the queue (every one handed to a thread, or removed). */
+  whenQueueEmpty(): Promise<void> {
+    if (this.ready.length === 0) return Promise.resolve();
+    return new Promise((r) => this.queueEmpty.push(r));
+  }
+
+  /** Replaces every thread (freeing their heaps); tasks they ran go back to the queue. */
+  recycle(): void {
+    for (const slot of this.slots) {
+      if (slot.killing >= 0 || slot.recycling) continue;
+      slot.recycling = true;
+      void slot.thread.terminate();
+    }
+  }
+
   private dispatch(): void {
+    this.dispatchSome();
+    if (this.ready.length === 0 && this.queueEmpty.length > 0) {
+      for (const r of this.queueEmpty.splice(0)) r();
+    }
+  }
+
+  private dispatchSome(): void {
+    if (this.paused) return;
     const tiny = this.meanDuration >= 0 && this.meanDuration < 0.001;
     for (const slot of this.slots) {
       if (this.ready.length === 0) return;
-      if (slot.inFlight.length > 0 || slot.killing >= 0) continue;
+      if (slot.inFlight.length > 0 || slot.killing >= 0 || slot.recycling) continue;
       // A batch ends before the first task that must run alone (or is that task only).
       let n = this.ready[0].alone || !tiny ? 1 : Math.min(this.ready.length, BATCH);
       for (let i = 1; i < n; i++) {

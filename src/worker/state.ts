@@ -33,7 +33,11 @@ export const CANCEL_GRACE_MS = 1000;
 export class WorkerState<P, D> {
   readonly tasks = new Map<string, WorkerTask<P>>();
   readonly deps = new Map<string, WorkerDep>();
-  readonly data = new Map<string, Stored<D>>();
+  /**
+   * Values held here. The driver may pass a Map of its own that watches what is stored and
+   * deleted (the memory manager's bookkeeping); decisions stay here.
+   */
+  readonly data: Map<string, Stored<D>>;
   /** Run id -> task key, for every run handed to the pool and not ended. */
   readonly runs = new Map<number, string>();
   /** Holder -> keys asked of it and not answered. */
@@ -45,6 +49,10 @@ export class WorkerState<P, D> {
   private seq = 0;
   private cause = '';
   private now = 0;
+
+  constructor(data: Map<string, Stored<D>> = new Map()) {
+    this.data = data;
+  }
 
   /** The single entry point: apply events in order, return the actions to carry out. */
   handle(events: WorkerEvent<P, D> | readonly WorkerEvent<P, D>[]): WorkerAction<P, D>[] {

@@ -19,9 +19,11 @@ import {
 } from '../net';
 import { decode, packedBytes, type Envelope, type FnSpec } from '../protocol';
 import { createWorkerDirectory, defaultWorkerParent } from './directory';
-import { resolveWorkerOptions, type WorkerOptions } from './options';
+import { NANNY_ENV, resolveWorkerOptions, type WorkerOptions } from './options';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
-import { ThreadPool, type PoolResult } from './pool';
+import { ThreadPool, type PoolResult, type PoolTask } from './pool';
+import { HeldData, type Held } from './held';
+import type { MemoryThresholds } from './memory';
 import { sameOrNew } from '../protocol/schema';
 import { WorkerState } from './state';
 import type { WorkerAction, WorkerEvent } from './state-types';
@@ -45,8 +47,8 @@ interface Payload {
   args: Buffer[];
 }
 
-type Event = WorkerEvent<Payload, Buffer[]>;
-type Action = WorkerAction<Payload, Buffer[]>;
+type Event = WorkerEvent<Payload, Held>;
+type Action = WorkerAction<Payload, Held>;
 
 const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
@@ -61,11 +63,17 @@ export class Worker {
   readonly name: string;
   readonly options: ReturnType<typeof resolveWorkerOptions>;
   /**
-   * Tasks, inputs and results held here (packed). Results are bounded by what the scheduler
-   * placed on this worker and has not freed (`free-keys`); memoryLimit is not enforced and
-   * nothing spills to disk yet.
+   * Tasks, inputs and results held here (packed), in memory or spilled to disk (`held`: the
+   * memory manager's bookkeeping and the spill store, issue 20).
    */
-  readonly state = new WorkerState<Payload, Buffer[]>();
+  state!: WorkerState<Payload, Held>;
+  held!: HeldData;
+  /** Runs waiting for spilled inputs to be read back. */
+  private readonly loadingRuns = new Set<number>();
+  /** Runs whose inputs are on disk, read back one run at a time, in order. */
+  private loads: { run: number; task: PoolTask; keys: string[] }[] = [];
+  private loadingNow = false;
+  private readonly restartable = process.env[NANNY_ENV] === '1';
   /** Function definitions, in step with the scheduler's record of them (Lru). */
   private readonly fns = new Lru<string, FnSpec>(FN_CACHE_SIZE);
   /** Grace timers of cancelled runs, by run id. */
@@ -129,7 +137,19 @@ export class Worker {
       : defaultWorkerParent();
     const localDirectory = createWorkerDirectory(parent, w.id);
     w.options.localDirectory = localDirectory;
-    w.pool = new ThreadPool(w.options.nthreads, (results) => w.onResults(results));
+    delete process.env[NANNY_ENV];
+    w.held = new HeldData({
+      limit: w.options.memoryLimit,
+      thresholds: w.options.memoryThresholds,
+      directory: localDirectory,
+      name: w.name,
+      onPause: (paused, why) => w.onPause(paused, why),
+      onTerminate: (why) => w.onMemoryTerminate(why),
+    });
+    w.state = new WorkerState<Payload, Held>(w.held);
+    w.pool = new ThreadPool(w.options.nthreads, (results) => w.onResults(results), {
+      heapMb: heapCapMb(w.options.memoryLimit, w.options.memoryThresholds, w.options.nthreads),
+    });
     w.toScheduler.connect(options.scheduler);
     w.schedOut.post('', {
       t: 'register',
@@ -224,7 +244,71 @@ export class Worker {
       rss: process.memoryUsage.rss(),
       transferBytes: this.transferBytes,
       xfer,
+      managed: this.held.memory.managed,
+      spilled: this.held.memory.spilledBytes,
+      spilledCount: this.held.memory.spilledCount,
+      paused: this.held.isPaused ? 1 : 0,
     });
+  }
+
+  /** Paused: no task starts (data is still served); resumed: the held-back runs start. */
+  private onPause(paused: boolean, why: string): void {
+    if (paused) log.warn(`worker ${this.name}: paused: ${why}`);
+    else log.info(`worker ${this.name}: resumed: ${why}`);
+    this.pool.setPaused(paused);
+    // The scheduler hears of it now, not at the next heartbeat.
+    this.beat();
+  }
+
+  /**
+   * Over the terminate threshold: with a nanny (a LocalCluster) the process ends and a new one
+   * starts; without one everything spillable goes to disk and the task threads are recycled
+   * (their running tasks run again, as after a thread's death), and the worker serves on.
+   */
+  private onMemoryTerminate(why: string): void {
+    if (this.restartable) {
+      log.error(`worker ${this.name}: ${why}: exiting so that the nanny starts a new worker`);
+      void this.close(`memory: ${why}`, 1);
+      return;
+    }
+    log.error(
+      `worker ${this.name}: ${why}: nothing can restart this process, so it spills everything to disk and recycles its task threads`,
+    );
+    this.held.check(true);
+    this.pool.recycle();
+  }
+
+  /**
+   * Reads spilled inputs back for one run at a time, and only once the pool has taken every run
+   * before it: reading every waiting run's inputs at once would bring back more than memory
+   * holds.
+   */
+  private async loadInputs(): Promise<void> {
+    if (this.loadingNow) return;
+    this.loadingNow = true;
+    try {
+      for (let l = this.loads.shift(); l; l = this.loads.shift()) {
+        await this.pool.whenQueueEmpty();
+        if (!this.loadingRuns.has(l.run) || this.closing) continue;
+        const frames = await Promise.all(l.keys.map((k) => this.held.frames(k)));
+        if (!this.loadingRuns.delete(l.run) || this.closing) continue;
+        const lost = l.keys.find((_, i) => !frames[i]);
+        if (lost) {
+          const error = {
+            name: 'Error',
+            message: `input ${lost} could not be read back from the spill store`,
+            code: 'ERR_SPILL',
+          };
+          const now = Date.now();
+          this.feed([{ type: 'task-error', key: l.task.key, run: l.run, error, duration: 0, now }]);
+          continue;
+        }
+        l.task.deps = l.keys.map((k, i) => [k, frames[i]!]);
+        this.pool.submit(l.task);
+      }
+    } finally {
+      this.loadingNow = false;
+    }
   }
 
   /**
@@ -274,10 +358,20 @@ export class Worker {
           this.queue.push({ type: 'task-error', key: a.key, run: a.run, error, duration: 0, now });
           return;
         }
-        return this.pool.submit({ run: a.run, key: a.key, fnId: fn, spec, args, deps: a.deps });
+        const task: PoolTask = { run: a.run, key: a.key, fnId: fn, spec, args, deps: [] };
+        if (a.deps.every(([, h]) => h.frames !== null)) {
+          for (const [k] of a.deps) this.held.memory.touched(k);
+          task.deps = a.deps.map(([k, h]) => [k, h.frames!]);
+          return this.pool.submit(task);
+        }
+        // Some inputs are on disk: the run starts once they are read back.
+        this.loadingRuns.add(a.run);
+        this.loads.push({ run: a.run, task, keys: a.deps.map(([k]) => k) });
+        void this.loadInputs();
+        return;
       }
       case 'cancel-run':
-        if (this.pool.remove(a.run)) {
+        if (this.loadingRuns.delete(a.run) || this.pool.remove(a.run)) {
           this.queue.push({ type: 'run-dropped', key: a.key, run: a.run, now });
           return;
         }
@@ -293,7 +387,7 @@ export class Worker {
         this.pool.terminate(a.run);
         return;
       case 'task-finished': {
-        const frames = this.state.data.get(a.key)?.value ?? [];
+        const frames = this.state.data.get(a.key)?.value.frames ?? [];
         const inline = frames.length === 1 && a.nbytes <= INLINE_LIMIT ? frames : [];
         const op = { t: 'task-finished' as const, key: a.key, nbytes: a.nbytes };
         return this.schedOut.post('', { ...op, duration: a.duration, nf: inline.length }, inline);
@@ -321,7 +415,7 @@ export class Worker {
         if (e.op.t === 'data') {
           const nbytes = packedBytes(e.frames);
           bytes += nbytes;
-          got.push({ key: e.op.key, value: e.frames, nbytes });
+          got.push({ key: e.op.key, value: { frames: e.frames }, nbytes });
         }
       }
       this.noteTransfer(start, Date.now(), bytes);
@@ -345,8 +439,9 @@ export class Worker {
       else if (r.error) {
         events.push({ type: 'task-error', key, run, error: r.error, duration: r.duration, now });
       } else {
-        const value = r.frames!.map(toBuffer);
-        const nbytes = packedBytes(value);
+        const frames = r.frames!.map(toBuffer);
+        const nbytes = packedBytes(frames);
+        const value = { frames };
         events.push({ type: 'task-result', key, run, value, nbytes, duration: r.duration, now });
       }
     }
@@ -432,14 +527,16 @@ export class Worker {
         }
         for (const { op, frames } of envs) {
           if (op.t === 'get-data') {
-            for (const key of op.keys) {
-              const f = this.state.data.get(key)?.value;
-              if (f) this.dataOut.post(peer, { t: 'data', req: op.req, key, nf: f.length }, f);
-              else this.dataOut.post(peer, { t: 'no-data', req: op.req, key });
+            const got = op.keys.map((k) => this.held.frames(k, false));
+            if (got.every((g) => !(g instanceof Promise))) {
+              this.sendData(peer, op.req, op.keys, got as (Buffer[] | null)[]);
+            } else {
+              // Some are on disk: answered once read back (other requests go on meanwhile).
+              const { req, keys } = op;
+              void Promise.all(got).then((all) => this.sendData(peer, req, keys, all));
             }
-            this.dataOut.post(peer, { t: 'data-end', req: op.req });
           } else if (op.t === 'put-data') {
-            const put = { key: op.key, value: frames, nbytes: packedBytes(frames) };
+            const put = { key: op.key, value: { frames }, nbytes: packedBytes(frames) };
             this.feed([{ type: 'put-data', ...put, now: Date.now() }]);
             this.dataOut.post(peer, { t: 'put-ack', req: op.req, keys: [op.key] });
           } else if (op.t === 'ping') {
@@ -450,6 +547,16 @@ export class Worker {
     } catch (err) {
       if (!this.closing) log.error(`worker ${this.name}: data service: ${(err as Error).message}`);
     }
+  }
+
+  private sendData(peer: string, req: number, keys: string[], got: (Buffer[] | null)[]): void {
+    if (this.closing) return;
+    keys.forEach((key, i) => {
+      const f = got[i];
+      if (f) this.dataOut.post(peer, { t: 'data', req, key, nf: f.length }, f);
+      else this.dataOut.post(peer, { t: 'no-data', req, key });
+    });
+    this.dataOut.post(peer, { t: 'data-end', req });
   }
 
   /** Stops: says goodbye to the scheduler, closes sockets and threads. */
@@ -470,9 +577,28 @@ export class Worker {
     this.toScheduler.close();
     this.dataSocket.close();
     this.unsecure();
+    this.held.close();
     await this.pool.close();
     fs.rmSync(this.options.localDirectory!, { recursive: true, force: true });
     process.exitCode = exitCode;
     this.resolveClosed(reason);
   }
+}
+
+/**
+ * Each task thread's V8 heap cap (MiB): its share of what the process may still grow by before
+ * the pause threshold (else terminate, else the limit), from its memory when it starts. A task
+ * that builds more JS objects than that errs (ERR_TASK_MEMORY) before the process reaches its
+ * terminate threshold. Buffers and typed arrays live outside the heap; the process's memory
+ * checks catch those. No limit: no cap.
+ */
+export function heapCapMb(
+  memoryLimit: number,
+  t: MemoryThresholds,
+  nthreads: number,
+  rss = process.memoryUsage.rss(),
+): number | undefined {
+  if (!(memoryLimit > 0)) return undefined;
+  const line = (t.pause || t.terminate || 1) * memoryLimit;
+  return Math.max(32, Math.floor((line - rss) / nthreads / 2 ** 20));
 }
