@@ -192,7 +192,7 @@ export class HeldData extends Map<string, Stored<Held>> {
       if (!this.spilling) log.info(`worker ${this.o.name}: spilling to disk: ${d.why}`);
       this.spilling = true;
       void this.drain();
-    } else if (!this.writing) this.spilling = false;
+    } else if (!this.writing && !this.memory.failing) this.spilling = false;
     if (d.paused !== this.paused) {
       this.paused = d.paused;
       this.o.onPause(d.paused, d.paused ? d.why : `process memory ${mib(rss)} back under pause`);

@@ -31,7 +31,13 @@ export class SpillStore {
     let handle: fs.promises.FileHandle | null = null;
     try {
       handle = await fs.promises.open(file, 'w', 0o600);
-      await handle.writev([header, ...frames]);
+      // A write may be partial (a disk filling up): go on from where it stopped until all is
+      // written or a write fails (ENOSPC).
+      let rest = [header, ...frames];
+      while (rest.length > 0) {
+        const { bytesWritten } = await handle.writev(rest);
+        rest = skip(rest, bytesWritten);
+      }
       await handle.close();
       handle = null;
     } catch (err) {
@@ -58,6 +64,7 @@ export class SpillStore {
         frames.push(all.subarray(at, at + len));
         at += len;
       }
+      if (at !== all.length) throw Object.assign(new Error('truncated'), { code: 'ETRUNCATED' });
       return frames;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
@@ -72,4 +79,12 @@ export class SpillStore {
   remove(key: string): void {
     fs.rm(this.file(key), { force: true }, () => undefined);
   }
+}
+
+/** The buffers left after the first `n` bytes of `bufs`. */
+function skip(bufs: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  while (i < bufs.length && n >= bufs[i].length) n -= bufs[i++].length;
+  if (i === bufs.length) return [];
+  return [bufs[i].subarray(n), ...bufs.slice(i + 1)];
 }

@@ -161,7 +161,7 @@ test('a worker whose --scheduler-file never appears exits non-zero after --death
   const file = path.join(dir, 'never.json');
   const r = await runCli('cli/worker.js', ['--scheduler-file', file, '--death-timeout', '2']);
   expect(r.code).not.toBe(0);
-  expect(r.stderr).toMatch(/\[ERR_TIMEOUT\].*never\.json after 2 s \(--death-timeout\)/);
+  expect(r.stderr).toMatch(/\[ERR_TIMEOUT\].*never\.json after 2s \(--death-timeout\)/);
   expect(r.stderr).not.toMatch(/\n\s+at /);
 });
 
@@ -197,6 +197,8 @@ test('a worker run by hand says at its default level that it registered, and why
   expect(r.code).toBe(0);
   expect(r.stderr).toMatch(/info: worker logged \(w-[^)]+\) registered with scheduler tcp:/);
   expect(r.stderr).toMatch(/info: worker logged \(w-[^)]+\) closing: scheduler closing/);
-  expect(r.stderr.trim().split('\n')).toHaveLength(2);
+  // And which address it serves on (the one that routes to the scheduler): three lines in all.
+  expect(r.stderr).toMatch(/info: worker logged: serving on 127\.0\.0\.1, the address that routes/);
+  expect(r.stderr.trim().split('\n')).toHaveLength(3);
   await sched.exited;
 });
