@@ -20,7 +20,9 @@ import {
   durationFlag,
   fail,
   intOption,
+  memoryThresholdOptions,
   onSignals,
+  thresholdsFrom,
   versionFlag,
 } from './cli/common';
 import { readSchedulerFile } from './cluster/scheduler-file';
@@ -37,6 +39,10 @@ interface Opts {
   interface?: string;
   nthreads?: number;
   memoryLimit?: string;
+  memoryTarget?: string;
+  memorySpill?: string;
+  memoryPause?: string;
+  memoryTerminate?: string;
   localDirectory?: string;
   name?: string;
   /** ms */
@@ -65,6 +71,7 @@ function initOptions(o: Opts): InitializeOptions {
     interface: o.interface,
     nthreads: o.nthreads,
     memoryLimit: memory(o.memoryLimit),
+    memoryThresholds: thresholdsFrom(o),
     localDirectory: o.localDirectory,
     name: o.name,
     timeout: o.timeout,
@@ -165,7 +172,7 @@ async function runFileMode(o: Opts): Promise<void> {
 }
 
 export function mpiInitCommand(): Command {
-  return new Command('mpi-init')
+  return memoryThresholdOptions(new Command('mpi-init'))
     .description(
       'Start an mpi-cluster from one MPI launch (mpirun / srun): scheduler, client script and workers.',
     )

@@ -16,8 +16,10 @@ export interface InitializeOptions extends PlacementOptions {
   interface?: string;
   /** Threads (concurrent tasks) per worker rank. Default 1. */
   nthreads?: number;
-  /** Per worker: 'auto' | bytes | '4GB' | fraction. Default 'auto'. */
-  memoryLimit?: number | string;
+  /** Per worker: 'auto' | bytes | '4GB' | fraction; 0 or false: no limit. Default 'auto'. */
+  memoryLimit?: number | string | false;
+  /** Dask's memory thresholds, fractions of memoryLimit or false: target, spill, pause, terminate. */
+  memoryThresholds?: WorkerOptions['memoryThresholds'];
   localDirectory?: string;
   /** More worker options (resources, deathTimeout, ...). */
   workerOptions?: Partial<Omit<WorkerOptions, 'scheduler'>>;
@@ -47,6 +49,7 @@ const KNOWN = [
   'interface',
   'nthreads',
   'memoryLimit',
+  'memoryThresholds',
   'localDirectory',
   'workerOptions',
   'comm',
@@ -122,6 +125,7 @@ export function rankSetup(
       host: host === '127.0.0.1' ? host : undefined,
       nthreads: o.nthreads ?? o.workerOptions?.nthreads,
       memoryLimit: o.memoryLimit ?? o.workerOptions?.memoryLimit,
+      memoryThresholds: o.memoryThresholds ?? o.workerOptions?.memoryThresholds,
       localDirectory: o.localDirectory ?? o.workerOptions?.localDirectory,
     },
     namePrefix: o.name ?? '',

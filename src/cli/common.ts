@@ -1,6 +1,7 @@
-import { InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { OptionError } from '../errors';
 import { log } from '../log';
+import { MEMORY_DEFAULTS, resolveThresholds, type MemoryThresholds } from '../worker/memory';
 import { packageVersion } from '../paths';
 import { DEFAULT_HTTP_PORT } from '../scheduler/http';
 import { formatDuration, parseDuration } from '../util/duration';
@@ -115,4 +116,40 @@ export function onSignals(
       );
     });
   }
+}
+
+const THRESHOLD_HELP: Record<keyof MemoryThresholds, string> = {
+  target:
+    'stored values above this fraction of the memory limit spill to disk, least recently used first',
+  spill: 'process memory above this fraction spills until under target',
+  pause:
+    'process memory above this fraction pauses the worker: no new task starts until it is back under',
+  terminate:
+    "process memory above this fraction: a LocalCluster's worker restarts, any other spills everything and recycles its task threads",
+};
+
+/** --memory-target/-spill/-pause/-terminate (Dask's thresholds), for the worker CLI and mpi-init. */
+export function memoryThresholdOptions<C extends Command>(cmd: C): C {
+  for (const name of ['target', 'spill', 'pause', 'terminate'] as const) {
+    cmd.option(
+      `--memory-${name} <fraction>`,
+      `${THRESHOLD_HELP[name]}; false: off (default: ${MEMORY_DEFAULTS[name]})`,
+    );
+  }
+  return cmd;
+}
+
+/** The thresholds the flags above gave (checked: ERR_INVALID_OPTION naming the flag). */
+export function thresholdsFrom(o: {
+  memoryTarget?: string;
+  memorySpill?: string;
+  memoryPause?: string;
+  memoryTerminate?: string;
+}): MemoryThresholds {
+  return resolveThresholds({
+    target: o.memoryTarget,
+    spill: o.memorySpill,
+    pause: o.memoryPause,
+    terminate: o.memoryTerminate,
+  });
 }

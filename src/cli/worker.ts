@@ -7,7 +7,6 @@ import { handshakeRefused } from '../client/handshake';
 import { KEYS_ENV, parseKeys, type ClusterKeys } from '../net/security';
 import { ClusterError, OptionError } from '../errors';
 import { WORKER_DEFAULTS } from '../worker/options';
-import { MEMORY_DEFAULTS, resolveThresholds } from '../worker/memory';
 import { Worker } from '../worker/worker';
 import { defaultWorkerParent } from '../worker/directory';
 import { formatDuration } from '../util/duration';
@@ -16,7 +15,9 @@ import {
   durationFlag,
   fail,
   intOption,
+  memoryThresholdOptions,
   onSignals,
+  thresholdsFrom,
   versionFlag,
 } from './common';
 
@@ -96,7 +97,7 @@ async function registeredOrRefused(w: Worker, keys: ClusterKeys | null): Promise
 }
 
 export function workerCommand(): Command {
-  return new Command('mpi-cluster-worker')
+  return memoryThresholdOptions(new Command('mpi-cluster-worker'))
     .description('Run an mpi-cluster worker that connects to a scheduler and runs tasks.')
     .version(...versionFlag())
     .argument('[address]', 'scheduler address, tcp://HOST:PORT (or use --scheduler-file)')
@@ -113,22 +114,6 @@ export function workerCommand(): Command {
     .option(
       '--memory-limit <limit>',
       `'auto' (the host's memory shared by thread count: nthreads / cores of it), bytes, a size such as 4GB, or a fraction such as 0.5 (default: ${WORKER_DEFAULTS.memoryLimit})`,
-    )
-    .option(
-      '--memory-target <fraction>',
-      `stored values above this fraction of --memory-limit spill to disk, least recently used first; false: off (default: ${MEMORY_DEFAULTS.target})`,
-    )
-    .option(
-      '--memory-spill <fraction>',
-      `process memory above this fraction spills until under target; false: off (default: ${MEMORY_DEFAULTS.spill})`,
-    )
-    .option(
-      '--memory-pause <fraction>',
-      `process memory above this fraction pauses the worker: no new task starts until it is back under; false: off (default: ${MEMORY_DEFAULTS.pause})`,
-    )
-    .option(
-      '--memory-terminate <fraction>',
-      `process memory above this fraction: a LocalCluster's worker restarts, any other spills everything and recycles its task threads; false: off (default: ${MEMORY_DEFAULTS.terminate})`,
     )
     .option(
       '--local-directory <dir>',
@@ -208,12 +193,7 @@ Examples:
           scheduler,
           nthreads: o.nthreads,
           memoryLimit,
-          memoryThresholds: resolveThresholds({
-            target: o.memoryTarget,
-            spill: o.memorySpill,
-            pause: o.memoryPause,
-            terminate: o.memoryTerminate,
-          }),
+          memoryThresholds: thresholdsFrom(o),
           localDirectory: o.localDirectory,
           interface: o.interface,
           host: o.host,

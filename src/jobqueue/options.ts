@@ -1,3 +1,4 @@
+import { resolveThresholds } from '../worker/memory';
 import { OptionError } from '../errors';
 
 /** The batch systems a job-queue cluster submits to. */
@@ -57,6 +58,8 @@ export interface JobQueueOptions {
   deathTimeout?: number;
   /** Extra arguments for each mpi-cluster-worker. */
   workerExtraArgs?: string[];
+  /** Dask's memory thresholds for each worker, fractions of its memory or false (off). */
+  memoryThresholds?: Partial<Record<'target' | 'spill' | 'pause' | 'terminate', number | false>>;
   /** The scheduler file the jobs read (address and keys, mode 0600); must be on a filesystem the compute nodes share. Default: in the cluster's own directory under ~/.mpi-cluster. */
   schedulerFile?: string;
   /** Extra environment for the batch system's commands (e.g. { SLURM_CONF }), over this process's. */
@@ -92,6 +95,7 @@ const COMMON = [
   'node',
   'deathTimeout',
   'workerExtraArgs',
+  'memoryThresholds',
   'schedulerFile',
   'env',
   'security',
@@ -252,6 +256,7 @@ export function resolveJobOptions(system: SystemName, o: JobQueueOptions): Resol
   ] as const) {
     stringList(name, o[name]);
   }
+  resolveThresholds(o.memoryThresholds);
   const deathTimeout = o.deathTimeout ?? 60;
   if (typeof deathTimeout !== 'number' || !(deathTimeout > 0)) {
     throw new OptionError(

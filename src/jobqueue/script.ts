@@ -1,3 +1,4 @@
+import { thresholdFlags } from '../worker/memory';
 import { distFile } from '../paths';
 import { parseBytes, type ResolvedJobOptions, type SystemName } from './options';
 
@@ -144,6 +145,7 @@ export function renderJobScript(o: ResolvedJobOptions, paths: ScriptPaths): stri
     String(lifetime),
     ...(o.interface ? ['--interface', shQuote(o.interface)] : []),
     ...(o.localDirectory ? ['--local-directory', shExpand(o.localDirectory)] : []),
+    ...thresholdFlags(o.memoryThresholds),
     ...(o.workerExtraArgs ?? []).map(shQuote),
   ];
   const name = `${o.jobName}-\${${d.jobIdVariable}}`;

@@ -283,3 +283,22 @@ test('SIGTERM stops a scheduler whose worker was SIGKILLed and whose client left
   expect(await sched.exited).toBe(0);
   expect(fs.existsSync(file)).toBe(false);
 });
+
+test('memory thresholds: a fraction or false, on the worker CLI and mpi-init; anything else refused', async () => {
+  const r = await runCli('cli/worker.js', ['tcp://127.0.0.1:1', '--memory-pause', '1.5']);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toMatch(/\[ERR_INVALID_OPTION\].*memory pause threshold must be a fraction/);
+  for (const cli of ['cli/worker.js', 'mpi-init.js']) {
+    const help = (await runCli(cli, ['--help'])).stdout.replace(/\s+/g, ' ');
+    for (const [name, d] of [
+      ['target', 0.6],
+      ['spill', 0.7],
+      ['pause', 0.8],
+      ['terminate', 0.95],
+    ]) {
+      expect(help).toMatch(
+        new RegExp(`--memory-${name} <fraction> .*?false: off \\(default: ${d}\\)`),
+      );
+    }
+  }
+});

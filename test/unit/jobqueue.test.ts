@@ -68,6 +68,18 @@ describe('job-queue options', () => {
 });
 
 describe('job scripts', () => {
+  test("memoryThresholds become the worker CLI's --memory-* flags; bad ones are refused", () => {
+    const o = resolveJobOptions('slurm', {
+      cores: 1,
+      memory: '1GB',
+      memoryThresholds: { target: 0.5, terminate: false },
+    });
+    expect(renderJobScript(o, paths)).toMatch(/--memory-target 0\.5 --memory-terminate false/);
+    expect(() =>
+      resolveJobOptions('sge', { cores: 1, memory: '1GB', memoryThresholds: { pause: 3 } }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+  });
+
   test('the Leonardo SLURMCluster call of the tutorial', () => {
     const o = resolveJobOptions('slurm', LEONARDO);
     const script = renderJobScript(o, paths);
