@@ -445,10 +445,18 @@ export class Scheduler {
 
   /**
    * Applies the events of a message that came before a request answered at once (who-has, info),
-   * so the answer sees them: a scatter's `scattered` followed by `info` in one message.
+   * so the answer sees them: a scatter's `scattered` followed by `info` in one message. A throw
+   * drops those events only; the request is still answered.
    */
   private runFirst(events: SchedulerEvent<Payload>[]): void {
-    if (events.length > 0) this.run(events.splice(0));
+    if (events.length === 0) return;
+    const before = events.splice(0);
+    try {
+      this.run(before);
+    } catch (err) {
+      const types = before.map((e) => e.type).join(',');
+      this.failed(err as Error, types.slice(0, 200), null);
+    }
   }
 
   private run(events: SchedulerEvent<Payload>[]): void {
