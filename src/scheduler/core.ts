@@ -619,7 +619,7 @@ export class SchedulerCore<P> {
       error: null,
       inline: null,
       heapIndex: -1,
-      inputsElsewhere: false,
+      startsLate: false,
       tally: this.tallyOf(key),
     };
     ts.tally.released = (ts.tally.released ?? 0) + 1;
@@ -682,13 +682,14 @@ export class SchedulerCore<P> {
     ts.processingOn = wid;
     this.transition(ts, 'processing');
     const deps: DepWhere[] = [];
-    let elsewhere = false;
+    // Inputs elsewhere are fetched first; a worker that spills may read them back from disk first.
+    let late = ts.deps.size > 0 && w.memory.spilledCount > 0;
     for (const k of ts.deps) {
       const dep = this.tasks.get(k)!;
-      if (!dep.who.has(wid)) elsewhere = true;
+      if (!dep.who.has(wid)) late = true;
       deps.push({ key: k, who: this.addresses(dep) });
     }
-    ts.inputsElsewhere = elsewhere;
+    ts.startsLate = late;
     this.out.push({ type: 'compute', worker: wid, key: ts.key, payload: ts.payload!, deps });
   }
 

@@ -8,10 +8,12 @@ import type { TaskState, WorkerState } from './types';
  * finished tasks leave `processing` (in sending order), so its first nthreads x perThread tasks
  * are those in the threads, and the rest of the pipeline waits behind them.
  *
- * A task whose inputs had to be fetched starts only once they arrive, possibly after tasks sent
- * later; it cannot be told apart from one still fetching, so each one met before the thread
- * slots are counted out is suspected too, and takes no slot. One behind them all cannot be
- * running: every task ahead of it that needed no fetch would have started first.
+ * A task whose inputs had to be fetched, or may have to be read back from disk (its worker has
+ * spilled values, and the scheduler does not know which), starts only once they are in memory,
+ * possibly after tasks sent later; it cannot be told apart from one still waiting, so each one
+ * met before the thread slots are counted out is suspected too, and takes no slot. One behind
+ * them all cannot be running: every task ahead of it that waited for nothing would have started
+ * first.
  *
  * Exact while the worker's last results reach the scheduler before the news of its death: a
  * result lost with it (or not yet read) keeps its finished task in a slot, and the task behind it
@@ -31,7 +33,7 @@ export function runningOn<P>(
     const ts = tasks.get(key);
     if (!ts) continue;
     out.push(ts);
-    if (!ts.inputsElsewhere) slots -= 1;
+    if (!ts.startsLate) slots -= 1;
   }
   return out;
 }

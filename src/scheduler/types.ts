@@ -44,10 +44,10 @@ export interface TaskState<P> {
   /** Where the task sits in the ready queue's heaps; -1 when it is not queued. */
   heapIndex: number;
   /**
-   * Some input was not on its worker when it was sent there: the worker fetches it first, so the
-   * task may start after tasks sent later (suspects.ts).
+   * Its worker must bring an input into memory first (fetch it from another worker, or read it
+   * back from disk where that worker spills), so it may start after tasks sent later (suspects.ts).
    */
-  inputsElsewhere: boolean;
+  startsLate: boolean;
   /** The restriction signature (its heap in the ready queue), computed when first queued. */
   signature?: string;
   fingerprint?: string;

@@ -103,3 +103,21 @@ test('a fetching task sent behind a task that needs no fetch cannot be running b
   core.handle({ type: 'worker-leave', worker: 'a', reason: 'killed' });
   expect(suspicion(['q0', 'fetches'])).toEqual([1, 0]);
 });
+
+test('on a worker that has spilled, a task with inputs may wait for a read-back: suspected without taking a thread', () => {
+  warmWorker('a', 0.005);
+  core.handle({ type: 'submit', client: 'c1', tasks: [task('x', [], { workers: ['a'] })] });
+  finish('a', 'x', 0.005);
+  // a has values on disk: x may be one of them.
+  core.handle({ type: 'worker-memory', worker: 'a', spilled: 1e6, spilledCount: 1 });
+  core.handle({
+    type: 'submit',
+    client: 'c1',
+    tasks: [
+      task('reads', ['x'], { workers: ['a'] }),
+      ...['q0', 'q1'].map((k) => task(k, [], { workers: ['a'] })),
+    ],
+  });
+  core.handle({ type: 'worker-leave', worker: 'a', reason: 'killed' });
+  expect(suspicion(['reads', 'q0', 'q1'])).toEqual([1, 1, 0]);
+});
