@@ -7,7 +7,7 @@ import { Rebalances, planRebalance } from './rebalance';
 import { ReadyQueue } from './ready-queue';
 import { NONE, grow, shrink } from './sets';
 import { StoryLog } from './story';
-import { runningOn } from './suspects';
+import { StartOrder } from './suspects';
 import { UnrunnableWatch } from './unrunnable';
 import { validateState } from './validate';
 import {
@@ -62,6 +62,8 @@ export class SchedulerCore<P> {
   private readonly retiring = new Set<string>();
   /** Restricted tasks no connected worker can run: warned of on ticks. */
   private readonly unrunnable: UnrunnableWatch<P>;
+  /** How tasks enter their workers' pools: which ones a dead worker was running. */
+  private readonly starts = new StartOrder<P>();
   /** Clients' rebalances under way, checked after every batch of events. */
   private readonly rebalances = new Rebalances();
 
@@ -355,7 +357,8 @@ export class SchedulerCore<P> {
     const rerun: TaskState<P>[] = [];
     const killed: TaskState<P>[] = [];
     // Only what it was running is suspected; what waited in its queue goes back unmarked.
-    for (const ts of runningOn(w, this.tasks, this.placement.perThread())) ts.suspicious += 1;
+    const running = this.starts.runningOn(w, this.tasks, this.placement.perThread());
+    for (const ts of running) ts.suspicious += 1;
     for (const key of w.processing) {
       const ts = this.tasks.get(key);
       if (!ts) continue;
@@ -553,7 +556,9 @@ export class SchedulerCore<P> {
       const ts = this.tasks.get(key);
       if (ts && ts.state === 'memory') {
         if (!ts.nbytes) ts.nbytes = nbytes[i] ?? 0;
+        if (ts.who.has(wid)) return;
         this.addReplica(ts, wid);
+        this.starts.arrived(ts, wid, this.tasks);
       } else unknown.push(key);
     });
     if (unknown.length > 0) this.out.push({ type: 'free-keys', worker: wid, keys: unknown });
@@ -619,7 +624,7 @@ export class SchedulerCore<P> {
       error: null,
       inline: null,
       heapIndex: -1,
-      startsLate: false,
+      late: 0,
       tally: this.tallyOf(key),
     };
     ts.tally.released = (ts.tally.released ?? 0) + 1;
@@ -682,14 +687,8 @@ export class SchedulerCore<P> {
     ts.processingOn = wid;
     this.transition(ts, 'processing');
     const deps: DepWhere[] = [];
-    // Inputs elsewhere are fetched first; a worker that spills may read them back from disk first.
-    let late = ts.deps.size > 0 && w.memory.spilledCount > 0;
-    for (const k of ts.deps) {
-      const dep = this.tasks.get(k)!;
-      if (!dep.who.has(wid)) late = true;
-      deps.push({ key: k, who: this.addresses(dep) });
-    }
-    ts.startsLate = late;
+    for (const k of ts.deps) deps.push({ key: k, who: this.addresses(this.tasks.get(k)!) });
+    this.starts.sent(ts, w, this.tasks);
     this.out.push({ type: 'compute', worker: wid, key: ts.key, payload: ts.payload!, deps });
   }
 

@@ -44,10 +44,11 @@ export interface TaskState<P> {
   /** Where the task sits in the ready queue's heaps; -1 when it is not queued. */
   heapIndex: number;
   /**
-   * Its worker must bring an input into memory first (fetch it from another worker, or read it
-   * back from disk where that worker spills), so it may start after tasks sent later (suspects.ts).
+   * How it enters its worker's pool, for KilledWorker (suspects.ts): 0, in sending order (its
+   * inputs were there); below 0, minus the inputs still to reach its worker (it has not started);
+   * above 0, the order in which its inputs were all there (it may have started out of order).
    */
-  startsLate: boolean;
+  late: number;
   /** The restriction signature (its heap in the ready queue), computed when first queued. */
   signature?: string;
   fingerprint?: string;

@@ -71,7 +71,14 @@ test('tiny tasks travel 64 to a thread: a whole batch is suspected, the next bat
   expect(suspicion(['t64', 't65'])).toEqual([0, 0]);
 });
 
-test('a task that fetches its input may start out of order: it is suspected without taking a thread', () => {
+test.each([
+  ['still fetching its input has not started: not suspected', false, [0, 1, 0, 0]],
+  [
+    'whose input arrived may have started before q0: suspected without a thread',
+    true,
+    [1, 1, 0, 0],
+  ],
+])('a task %s', (_what, arrived, expected) => {
   warmWorker('a', 0.005);
   warmWorker('b', 0.005);
   core.handle({ type: 'submit', client: 'c1', tasks: [task('x', [], { workers: ['b'] })] });
@@ -85,9 +92,10 @@ test('a task that fetches its input may start out of order: it is suspected with
     ],
   });
   expect([...core.workers.get('a')!.processing]).toEqual(['fetches', 'q0', 'q1', 'q2']);
+  if (arrived) core.handle({ type: 'add-keys', worker: 'a', keys: ['x'], nbytes: [10] });
   core.handle({ type: 'worker-leave', worker: 'a', reason: 'killed' });
-  // a ran q0 while fetching x, or ran `fetches` once x came: both suspected; q1, q2 waited.
-  expect(suspicion(['fetches', 'q0', 'q1', 'q2'])).toEqual([1, 1, 0, 0]);
+  // a ran q0 meanwhile; q1 and q2 waited behind it.
+  expect(suspicion(['fetches', 'q0', 'q1', 'q2'])).toEqual(expected);
 });
 
 test('a fetching task sent behind a task that needs no fetch cannot be running before it', () => {
@@ -100,6 +108,7 @@ test('a fetching task sent behind a task that needs no fetch cannot be running b
     client: 'c1',
     tasks: [task('q0', [], { workers: ['a'] }), task('fetches', ['x'], { workers: ['a'] })],
   });
+  core.handle({ type: 'add-keys', worker: 'a', keys: ['x'], nbytes: [10] });
   core.handle({ type: 'worker-leave', worker: 'a', reason: 'killed' });
   expect(suspicion(['q0', 'fetches'])).toEqual([1, 0]);
 });
@@ -120,4 +129,25 @@ test('on a worker that has spilled, a task with inputs may wait for a read-back:
   });
   core.handle({ type: 'worker-leave', worker: 'a', reason: 'killed' });
   expect(suspicion(['reads', 'q0', 'q1'])).toEqual([1, 1, 0]);
+});
+
+test('tasks whose inputs arrive out of order start in the order they arrived', () => {
+  for (const id of ['a', 'b', 'c']) warmWorker(id, 0.005);
+  core.handle({
+    type: 'submit',
+    client: 'c1',
+    tasks: [task('x1', [], { workers: ['b'] }), task('x2', [], { workers: ['c'] })],
+  });
+  finish('b', 'x1', 0.005);
+  finish('c', 'x2', 0.005);
+  core.handle({
+    type: 'submit',
+    client: 'c1',
+    tasks: [task('L1', ['x1'], { workers: ['a'] }), task('L2', ['x2'], { workers: ['a'] })],
+  });
+  // c answered first: L2 took the thread, L1 queued behind it once x1 came.
+  core.handle({ type: 'add-keys', worker: 'a', keys: ['x2'], nbytes: [10] });
+  core.handle({ type: 'add-keys', worker: 'a', keys: ['x1'], nbytes: [10] });
+  core.handle({ type: 'worker-leave', worker: 'a', reason: 'killed' });
+  expect(suspicion(['L1', 'L2'])).toEqual([0, 1]);
 });
