@@ -138,6 +138,7 @@ async function main() {
     ]);
   }
   rows.push(...(await scale()));
+  rows.push(...(await require('./memory')()));
   const mem = schedulerMemory();
   rows.push([
     'scheduler memory per task at 1M tasks: pending / finished and held',

@@ -114,9 +114,9 @@ export class HeldData extends Map<string, Stored<Held>> {
   }
 
   /**
-   * The frames of a value held here, read back from disk when spilled; null if not held. A task's
-   * input (`keep`) stays in memory once read back; a value only sent to a peer or a client is
-   * read for the sending and stays on disk.
+   * The frames of a value held here, read back from disk when spilled; null if not held. With
+   * `keep` it stays in memory once read back; else (a task's input, a value sent to a peer or a
+   * client) it is read for that use and stays on disk.
    */
   frames(key: string, keep = true): Buffer[] | null | Promise<Buffer[] | null> {
     const v = super.get(key);

@@ -28,20 +28,12 @@ export class SpillStore {
     header.writeUInt32LE(frames.length, 0);
     frames.forEach((f, i) => header.writeDoubleLE(f.length, 4 + 8 * i));
     const file = this.file(key);
-    let handle: fs.promises.FileHandle | null = null;
     try {
-      handle = await fs.promises.open(file, 'w', 0o600);
-      // A write may be partial (a disk filling up): go on from where it stopped until all is
+      // writeFile writes in chunks of 512 KiB, several times faster here than one write of a
+      // large frame (measured by npm run bench), and goes on after partial writes until all is
       // written or a write fails (ENOSPC).
-      let rest = [header, ...frames];
-      while (rest.length > 0) {
-        const { bytesWritten } = await handle.writev(rest);
-        rest = skip(rest, bytesWritten);
-      }
-      await handle.close();
-      handle = null;
+      await fs.promises.writeFile(file, [header, ...frames], { mode: 0o600 });
     } catch (err) {
-      await handle?.close().catch(() => undefined);
       await fs.promises.rm(file, { force: true }).catch(() => undefined);
       const e = err as NodeJS.ErrnoException;
       throw new ClusterError(
@@ -79,12 +71,4 @@ export class SpillStore {
   remove(key: string): void {
     fs.rm(this.file(key), { force: true }, () => undefined);
   }
-}
-
-/** The buffers left after the first `n` bytes of `bufs`. */
-function skip(bufs: Buffer[], n: number): Buffer[] {
-  let i = 0;
-  while (i < bufs.length && n >= bufs[i].length) n -= bufs[i++].length;
-  if (i === bufs.length) return [];
-  return [bufs[i].subarray(n), ...bufs.slice(i + 1)];
 }

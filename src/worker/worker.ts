@@ -290,7 +290,8 @@ export class Worker {
       for (let l = this.loads.shift(); l; l = this.loads.shift()) {
         await this.pool.whenQueueEmpty();
         if (!this.loadingRuns.has(l.run) || this.closing) continue;
-        const frames = await Promise.all(l.keys.map((k) => this.held.frames(k)));
+        // Read for the run, left on disk: reading back into memory would only spill it again.
+        const frames = await Promise.all(l.keys.map((k) => this.held.frames(k, false)));
         if (!this.loadingRuns.delete(l.run) || this.closing) continue;
         const lost = l.keys.find((_, i) => !frames[i]);
         if (lost) {
