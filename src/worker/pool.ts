@@ -110,7 +110,11 @@ export class ThreadPool {
         this.ready = lost.filter((t) => t.run !== killed).concat(this.ready);
       } else {
         const oom = (crash as { code?: string } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
-        if (!slot.recycling) log.warn(`executor thread died (${why}); starting another`);
+        if (oom) {
+          log.warn(
+            `executor thread went over its heap cap of ${this.limits.heapMb} MiB (ERR_TASK_MEMORY); starting another`,
+          );
+        } else if (!slot.recycling) log.warn(`executor thread died (${why}); starting another`);
         if (lost.length === 1 && oom) {
           // Over its heap cap: running it again would do the same, so it errs at once.
           const error = {
