@@ -215,7 +215,7 @@ export class Worker {
       )
       .join('; ');
     log.warn(
-      `worker ${this.name} on ${os.hostname()}: no answer from scheduler ${this.options.scheduler} after ${Math.round(silent)} s; interfaces here: ${addrs}. If the scheduler's address is not reachable from this host, start the scheduler on an interface the workers share (schedulerOptions.interface / --interface); if the keys differ, the worker is refused. Exiting after ${this.options.deathTimeout} s (--death-timeout).`,
+      `worker ${this.name} on ${os.hostname()}: no answer from scheduler ${this.options.scheduler} after ${Math.round(silent)} s; interfaces here: ${addrs}. If the scheduler's address is not reachable from this host, start the scheduler on an interface the workers share (schedulerOptions.interface / --interface). Exiting after ${this.options.deathTimeout} s (--death-timeout).`,
     );
   }
 
