@@ -6,7 +6,8 @@ import { log } from '../log';
 import { handshakeRefused } from '../client/handshake';
 import { KEYS_ENV, parseKeys, type ClusterKeys } from '../net/security';
 import { ClusterError, OptionError } from '../errors';
-import { WORKER_DEFAULTS } from '../worker/options';
+import { NANNY_ENV, WORKER_DEFAULTS } from '../worker/options';
+import { runNanny } from './nanny';
 import { Worker } from '../worker/worker';
 import { defaultWorkerParent } from '../worker/directory';
 import { formatDuration } from '../util/duration';
@@ -125,6 +126,10 @@ export function workerCommand(): Command {
     )
     .option('--host <ip>', 'address to serve data on, instead of --interface')
     .option('--name <name>', 'worker name (default: HOST-PID)')
+    .option(
+      '--nanny',
+      "run the worker in a child process that is started anew when it goes over its memory terminate threshold (as Dask's nanny; default: no nanny, the worker spills everything and recycles its task threads instead)",
+    )
     .addOption(
       durationFlag(
         '--death-timeout <duration>',
@@ -237,5 +242,12 @@ if (require.main === module) {
   // A LocalCluster's workers log at their parent's level (cluster/local.ts).
   log.defaultLevel('info');
   log.membersAtInfo();
-  workerCommand().parseAsync().catch(fail);
+  // --nanny (and not already its child): this process supervises a worker process instead.
+  const args = process.argv.slice(2);
+  if (args.includes('--nanny') && process.env[NANNY_ENV] !== '1') {
+    runNanny(
+      process.argv[1],
+      args.filter((a) => a !== '--nanny'),
+    );
+  } else workerCommand().parseAsync().catch(fail);
 }

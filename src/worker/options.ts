@@ -46,6 +46,8 @@ export interface WorkerOptions {
  * evicts its data to disk and recycles its task threads instead (worker.ts).
  */
 export const NANNY_ENV = 'MPI_CLUSTER_NANNY';
+/** The exit code of a worker that went over its terminate threshold (a nanny starts another). */
+export const MEMORY_EXIT = 75;
 
 export const WORKER_DEFAULTS = Object.freeze({
   nthreads: 1,

@@ -19,7 +19,7 @@ import {
 } from '../net';
 import { decode, packedBytes, type Envelope, type FnSpec } from '../protocol';
 import { createWorkerDirectory, defaultWorkerParent } from './directory';
-import { NANNY_ENV, resolveWorkerOptions, type WorkerOptions } from './options';
+import { MEMORY_EXIT, NANNY_ENV, resolveWorkerOptions, type WorkerOptions } from './options';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { ThreadPool, type PoolResult, type PoolTask } from './pool';
 import { HeldData, type Held } from './held';
@@ -268,7 +268,7 @@ export class Worker {
   private onMemoryTerminate(why: string): void {
     if (this.restartable) {
       log.error(`worker ${this.name}: ${why}: exiting so that the nanny starts a new worker`);
-      void this.close(`memory: ${why}`, 1);
+      void this.close(`memory: ${why}`, MEMORY_EXIT);
       return;
     }
     log.error(

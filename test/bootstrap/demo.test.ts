@@ -13,7 +13,7 @@ test('the demo prints the command, the two lines of examples/squares.js and one 
     env,
     timeout: 60_000,
   });
-  expect(r.code).toBe(0);
+  if (r.code !== 0) throw new Error(`demo exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
   const out = r.stdout.trim().split('\n');
   expect(out).toHaveLength(3);
   expect(out[0]).toMatch(

@@ -1,0 +1,52 @@
+/**
+ * `mpi-cluster-worker --nanny`: as Dask's nanny, the command stays a small supervisor and runs
+ * the worker in a child process, started anew when the worker exits because its process went
+ * over the terminate memory threshold (exit code MEMORY_EXIT). SIGINT and SIGTERM are passed on;
+ * any other exit ends the nanny with the worker's code. The worker leaves with the nanny (its
+ * IPC channel closes).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { log } from '../log';
+import { MEMORY_EXIT, NANNY_ENV } from '../worker/options';
+
+/**
+ * A worker that needs restarting this many times within RESTART_WINDOW_MS of its start is given
+ * up on: more than the 3 deaths after which the task that causes them errs (ERR_KILLED_WORKER),
+ * so a task that fills memory each time ends before the worker does.
+ */
+const MAX_QUICK_RESTARTS = 5;
+const RESTART_WINDOW_MS = 10_000;
+
+export function runNanny(script: string, args: string[]): void {
+  let child: ChildProcess;
+  let stopping = false;
+  let quick = 0;
+  const start = () => {
+    const started = Date.now();
+    child = spawn(process.execPath, [...process.execArgv, script, ...args], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, [NANNY_ENV]: '1' },
+    });
+    child.on('exit', (code, signal) => {
+      if (code === MEMORY_EXIT && !stopping) {
+        quick = Date.now() - started < RESTART_WINDOW_MS ? quick + 1 : 0;
+        if (quick < MAX_QUICK_RESTARTS) {
+          log.warn('nanny: the worker went over its memory terminate threshold; starting another');
+          start();
+          return;
+        }
+        log.error(
+          `nanny: the worker went over its memory threshold ${quick} times within ${RESTART_WINDOW_MS / 1000} s of starting; not restarting it`,
+        );
+      }
+      process.exit(code ?? (signal ? 1 : 0));
+    });
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      stopping = true;
+      child.kill(sig);
+    });
+  }
+  start();
+}
