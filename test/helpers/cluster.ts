@@ -88,3 +88,15 @@ export function startCommand(
     });
   return { child, output: () => out, line, exited };
 }
+
+/** A scheduler CLI on loopback without security or dashboard, and its address. */
+export async function startPlainScheduler(): Promise<{ sched: Started; address: string }> {
+  const sched = startCli('cli/scheduler.js', [
+    '--host',
+    '127.0.0.1',
+    '--no-security',
+    '--no-dashboard',
+  ]);
+  const address = (await sched.line(/tcp:\/\/127\.0\.0\.1:\d+/)).trim();
+  return { sched, address };
+}

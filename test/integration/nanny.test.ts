@@ -4,7 +4,7 @@
  * ERR_KILLED_WORKER after 3 deaths; the new worker serves.
  */
 import { Client } from '../../src';
-import { startCli, type Started } from '../helpers/cluster';
+import { startCli, startPlainScheduler, type Started } from '../helpers/cluster';
 
 const procs: Started[] = [];
 afterAll(async () => {
@@ -13,14 +13,8 @@ afterAll(async () => {
 });
 
 test('a worker over its terminate threshold is restarted by its nanny; the command stays', async () => {
-  const sched = startCli('cli/scheduler.js', [
-    '--host',
-    '127.0.0.1',
-    '--no-security',
-    '--no-dashboard',
-  ]);
+  const { sched, address } = await startPlainScheduler();
   procs.push(sched);
-  const address = (await sched.line(/scheduler at (tcp:\S+)/)).split(' ').pop()!;
   const nanny = startCli('cli/worker.js', [
     address,
     '--no-security',

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from '../../src';
-import { startCli, type Started } from '../helpers/cluster';
+import { startCli, startPlainScheduler, type Started } from '../helpers/cluster';
 
 const root = process.getuid?.() === 0;
 if (!root) console.warn('spill-disk-full: skipped: mounting a tmpfs needs root');
@@ -33,14 +33,8 @@ maybe(
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spill-full-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs', dir]);
     mounted = true;
-    const sched = startCli('cli/scheduler.js', [
-      '--host',
-      '127.0.0.1',
-      '--no-security',
-      '--no-dashboard',
-    ]);
+    const { sched, address } = await startPlainScheduler();
     procs.push(sched);
-    const address = (await sched.line(/scheduler at (tcp:\S+)/)).split(' ').pop()!;
     const worker = startCli('cli/worker.js', [
       address,
       '--no-security',

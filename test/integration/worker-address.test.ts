@@ -1,7 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { Client } from '../../src';
-import { DIST, runCommand, startCli, startCommand, type Started } from '../helpers/cluster';
+import {
+  DIST,
+  runCommand,
+  startCli,
+  startCommand,
+  type Started,
+  startPlainScheduler,
+} from '../helpers/cluster';
 
 // A worker given neither --interface nor --host serves on the address that routes to its
 // scheduler (issue 19): on a node with two networks, the primary address may be the wrong one.
@@ -30,14 +37,8 @@ function netnsUnavailable(): string | null {
 }
 
 test('against a scheduler on loopback, a worker without --interface registers 127.0.0.1', async () => {
-  const sched = startCli('cli/scheduler.js', [
-    '--host',
-    '127.0.0.1',
-    '--no-security',
-    '--no-dashboard',
-  ]);
+  const { sched, address } = await startPlainScheduler();
   started.push(sched);
-  const address = (await sched.line(/tcp:\/\/127\.0\.0\.1:\d+/)).trim();
   const worker = startCli('cli/worker.js', [address, '--no-security', '--name', 'routed']);
   started.push(worker);
   const client = await Client.connect({ address, security: false });
