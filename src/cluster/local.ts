@@ -50,6 +50,7 @@ export type WorkerSetup = (index: number) => {
   resources?: Record<string, number>;
 };
 
+/** The glibc settings a LocalCluster gives its workers (see where they are spawned). */
 export const MALLOC_ENV = Object.freeze({
   MALLOC_MMAP_THRESHOLD_: String(2 ** 20),
   MALLOC_TRIM_THRESHOLD_: String(2 ** 16),
