@@ -55,6 +55,8 @@ const GC_EVERY_MS = 250;
 const MONITOR_MS = 100;
 /** After a failed spill write, the next try waits this long (ms). */
 const RETRY_MS = 1000;
+/** How long a worker stays paused with nothing left to spill before it runs tasks again (ms). */
+const STUCK_MS = 3000;
 /** How long process memory must stay over terminate, a full collection in between (ms). */
 const TERMINATE_AFTER_MS = 2 * MONITOR_MS;
 /** onTerminate is called at most this often (ms): evicting takes a moment to show in RSS. */
@@ -73,6 +75,10 @@ export class HeldData extends Map<string, Stored<Held>> {
   private terminatedAt = -Infinity;
   /** When process memory went over terminate (null: it is not). */
   private overSince: number | null = null;
+  /** Since when the worker has been paused with nothing to spill (null: it is not). */
+  private pausedIdleSince: number | null = null;
+  /** Running tasks again although over pause: nothing left to spill (see check()). */
+  private unstuck = false;
   private collectedAt = -Infinity;
   private spilling = false;
   private closed = false;
@@ -193,9 +199,27 @@ export class HeldData extends Map<string, Stored<Held>> {
       this.spilling = true;
       void this.drain();
     } else if (!this.writing && !this.memory.failing) this.spilling = false;
-    if (d.paused !== this.paused) {
-      this.paused = d.paused;
-      this.o.onPause(d.paused, d.paused ? d.why : `process memory ${mib(rss)} back under pause`);
+    // Paused by process memory with nothing of ours left in memory to spill: what holds it is
+    // not ours to free (unmanaged), and waiting would wait for ever. After STUCK_MS the worker
+    // runs its tasks again (terminate still guards the process) until memory is back under
+    // pause or there is something to spill again.
+    const nothingToSpill = this.memory.managed < 0.05 * this.o.limit && !this.writing;
+    if (!d.paused || !nothingToSpill || this.memory.failing) this.pausedIdleSince = null;
+    else if (this.pausedIdleSince === null) this.pausedIdleSince = now;
+    else if (now - this.pausedIdleSince >= STUCK_MS && !this.unstuck) {
+      this.unstuck = true;
+      log.warn(
+        `worker ${this.o.name}: process memory ${mib(rss)} stays above the pause threshold with nothing left to spill (memory that is not stored values: the tasks' own, or the runtime's); running tasks again rather than waiting for ever`,
+      );
+    }
+    if (!d.paused || !nothingToSpill) this.unstuck = false;
+    const paused = d.paused && !this.unstuck;
+    if (paused !== this.paused) {
+      this.paused = paused;
+      this.o.onPause(
+        paused,
+        paused ? d.why : d.paused ? 'unstuck' : `process memory ${mib(rss)} back under pause`,
+      );
     }
     // Over terminate only counts once it lasts past a full collection: a value just written
     // and one just arrived can be over for a moment with most of it garbage.
