@@ -243,6 +243,24 @@ export class MemoryManager {
   }
 }
 
+/**
+ * Each task thread's V8 heap cap (MiB): its share of what the process may still grow by before
+ * the pause threshold (else terminate, else the limit), from its memory when it starts. A task
+ * that builds more JS objects than that errs (ERR_TASK_MEMORY) before the process reaches its
+ * terminate threshold. Buffers and typed arrays live outside the heap; the process's memory
+ * checks catch those. No limit: no cap.
+ */
+export function heapCapMb(
+  memoryLimit: number,
+  t: MemoryThresholds,
+  nthreads: number,
+  rss: number,
+): number | undefined {
+  if (!(memoryLimit > 0)) return undefined;
+  const line = (t.pause || t.terminate || 1) * memoryLimit;
+  return Math.max(32, Math.floor((line - rss) / nthreads / 2 ** 20));
+}
+
 export function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 }

@@ -23,7 +23,8 @@ import { MEMORY_EXIT, NANNY_ENV, resolveWorkerOptions, type WorkerOptions } from
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { ThreadPool, type PoolResult, type PoolTask } from './pool';
 import { HeldData, type Held } from './held';
-import type { MemoryThresholds } from './memory';
+import { InputLoader } from './inputs';
+import { heapCapMb } from './memory';
 import { sameOrNew } from '../protocol/schema';
 import { WorkerState } from './state';
 import type { WorkerAction, WorkerEvent } from './state-types';
@@ -68,11 +69,7 @@ export class Worker {
    */
   state!: WorkerState<Payload, Held>;
   held!: HeldData;
-  /** Runs waiting for spilled inputs to be read back. */
-  private readonly loadingRuns = new Set<number>();
-  /** Runs whose inputs are on disk, read back one run at a time, in order. */
-  private loads: { run: number; task: PoolTask; keys: string[] }[] = [];
-  private loadingNow = false;
+  private inputs!: InputLoader;
   private readonly restartable = process.env[NANNY_ENV] === '1';
   /** Function definitions, in step with the scheduler's record of them (Lru). */
   private readonly fns = new Lru<string, FnSpec>(FN_CACHE_SIZE);
@@ -148,8 +145,24 @@ export class Worker {
     });
     w.state = new WorkerState<Payload, Held>(w.held);
     w.pool = new ThreadPool(w.options.nthreads, (results) => w.onResults(results), {
-      heapMb: heapCapMb(w.options.memoryLimit, w.options.memoryThresholds, w.options.nthreads),
+      heapMb: heapCapMb(
+        w.options.memoryLimit,
+        w.options.memoryThresholds,
+        w.options.nthreads,
+        process.memoryUsage.rss(),
+      ),
     });
+    w.inputs = new InputLoader(
+      w.held,
+      w.pool,
+      (task, key) => {
+        const message = `input ${key} could not be read back from the spill store`;
+        const error = { name: 'Error', message, code: 'ERR_SPILL' };
+        const now = Date.now();
+        w.feed([{ type: 'task-error', key: task.key, run: task.run, error, duration: 0, now }]);
+      },
+      () => w.closing,
+    );
     w.toScheduler.connect(options.scheduler);
     w.schedOut.post('', {
       t: 'register',
@@ -279,40 +292,6 @@ export class Worker {
   }
 
   /**
-   * Reads spilled inputs back for one run at a time, and only once the pool has taken every run
-   * before it: reading every waiting run's inputs at once would bring back more than memory
-   * holds.
-   */
-  private async loadInputs(): Promise<void> {
-    if (this.loadingNow) return;
-    this.loadingNow = true;
-    try {
-      for (let l = this.loads.shift(); l; l = this.loads.shift()) {
-        await this.pool.whenQueueEmpty();
-        if (!this.loadingRuns.has(l.run) || this.closing) continue;
-        // Read for the run, left on disk: reading back into memory would only spill it again.
-        const frames = await Promise.all(l.keys.map((k) => this.held.frames(k, false)));
-        if (!this.loadingRuns.delete(l.run) || this.closing) continue;
-        const lost = l.keys.find((_, i) => !frames[i]);
-        if (lost) {
-          const error = {
-            name: 'Error',
-            message: `input ${lost} could not be read back from the spill store`,
-            code: 'ERR_SPILL',
-          };
-          const now = Date.now();
-          this.feed([{ type: 'task-error', key: l.task.key, run: l.run, error, duration: 0, now }]);
-          continue;
-        }
-        l.task.deps = l.keys.map((k, i) => [k, frames[i]!]);
-        this.pool.submit(l.task);
-      }
-    } finally {
-      this.loadingNow = false;
-    }
-  }
-
-  /**
    * Hands events to the state machine and carries out its actions. Events raised while doing so
    * (a pool that drops a run at once) are queued and handled after, never re-entrantly.
    */
@@ -360,19 +339,10 @@ export class Worker {
           return;
         }
         const task: PoolTask = { run: a.run, key: a.key, fnId: fn, spec, args, deps: [] };
-        if (a.deps.every(([, h]) => h.frames !== null)) {
-          for (const [k] of a.deps) this.held.memory.touched(k);
-          task.deps = a.deps.map(([k, h]) => [k, h.frames!]);
-          return this.pool.submit(task);
-        }
-        // Some inputs are on disk: the run starts once they are read back.
-        this.loadingRuns.add(a.run);
-        this.loads.push({ run: a.run, task, keys: a.deps.map(([k]) => k) });
-        void this.loadInputs();
-        return;
+        return this.inputs.submit(task, a.deps);
       }
       case 'cancel-run':
-        if (this.loadingRuns.delete(a.run) || this.pool.remove(a.run)) {
+        if (this.inputs.cancel(a.run) || this.pool.remove(a.run)) {
           this.queue.push({ type: 'run-dropped', key: a.key, run: a.run, now });
           return;
         }
@@ -584,22 +554,4 @@ export class Worker {
     process.exitCode = exitCode;
     this.resolveClosed(reason);
   }
-}
-
-/**
- * Each task thread's V8 heap cap (MiB): its share of what the process may still grow by before
- * the pause threshold (else terminate, else the limit), from its memory when it starts. A task
- * that builds more JS objects than that errs (ERR_TASK_MEMORY) before the process reaches its
- * terminate threshold. Buffers and typed arrays live outside the heap; the process's memory
- * checks catch those. No limit: no cap.
- */
-export function heapCapMb(
-  memoryLimit: number,
-  t: MemoryThresholds,
-  nthreads: number,
-  rss = process.memoryUsage.rss(),
-): number | undefined {
-  if (!(memoryLimit > 0)) return undefined;
-  const line = (t.pause || t.terminate || 1) * memoryLimit;
-  return Math.max(32, Math.floor((line - rss) / nthreads / 2 ** 20));
 }

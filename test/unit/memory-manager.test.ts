@@ -3,6 +3,7 @@
  * process memory, Dask's thresholds. validate() runs after every test.
  */
 import {
+  heapCapMb,
   MemoryManager,
   MEMORY_DEFAULTS,
   resolveThresholds,
@@ -124,4 +125,13 @@ test('thresholds are checked: fractions in (0, 1] or false; flags for the worker
     '--memory-terminate',
     'false',
   ]);
+});
+
+test("a task thread's heap cap is its share of the room up to the pause line", () => {
+  const t = resolveThresholds();
+  // 1000 MiB limit, pause at 800 MiB, 100 MiB used: 700 MiB for 2 threads.
+  expect(heapCapMb(1000 * MiB, t, 2, 100 * MiB)).toBe(350);
+  expect(heapCapMb(1000 * MiB, resolveThresholds({ pause: false }), 1, 100 * MiB)).toBe(850);
+  expect(heapCapMb(100 * MiB, t, 4, 90 * MiB)).toBe(32);
+  expect(heapCapMb(0, t, 1, 100 * MiB)).toBeUndefined();
 });

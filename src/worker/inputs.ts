@@ -1,0 +1,63 @@
+/**
+ * A run's inputs on their way to the thread pool. In memory: at once. Spilled: read back for one
+ * run at a time, and only once the pool has taken every run before it (reading every waiting
+ * run's inputs at once would bring back more than memory holds). Read for the run and left on
+ * disk: reading back into memory would only spill them again.
+ */
+import type { Held, HeldData } from './held';
+import type { PoolTask, ThreadPool } from './pool';
+
+export class InputLoader {
+  /** Runs waiting for spilled inputs (a cancel removes them). */
+  private readonly waiting = new Set<number>();
+  private queue: { task: PoolTask; keys: string[] }[] = [];
+  private loading = false;
+
+  constructor(
+    private readonly held: HeldData,
+    private readonly pool: ThreadPool,
+    /** An input could not be read back: the run errs (ERR_SPILL). */
+    private readonly lost: (task: PoolTask, key: string) => void,
+    private readonly closed: () => boolean,
+  ) {}
+
+  /** Hands `task` to the pool with its inputs, now or once they are read back. */
+  submit(task: PoolTask, deps: [string, Held][]): void {
+    if (deps.every(([, h]) => h.frames !== null)) {
+      for (const [k] of deps) this.held.memory.touched(k);
+      task.deps = deps.map(([k, h]) => [k, h.frames!]);
+      this.pool.submit(task);
+      return;
+    }
+    this.waiting.add(task.run);
+    this.queue.push({ task, keys: deps.map(([k]) => k) });
+    void this.load();
+  }
+
+  /** Drops a run still waiting for its inputs; false if it is not one. */
+  cancel(run: number): boolean {
+    return this.waiting.delete(run);
+  }
+
+  private async load(): Promise<void> {
+    if (this.loading) return;
+    this.loading = true;
+    try {
+      for (let l = this.queue.shift(); l; l = this.queue.shift()) {
+        await this.pool.whenQueueEmpty();
+        if (!this.waiting.has(l.task.run) || this.closed()) continue;
+        const frames = await Promise.all(l.keys.map((k) => this.held.frames(k, false)));
+        if (!this.waiting.delete(l.task.run) || this.closed()) continue;
+        const missing = l.keys.find((_, i) => !frames[i]);
+        if (missing) {
+          this.lost(l.task, missing);
+          continue;
+        }
+        l.task.deps = l.keys.map((k, i) => [k, frames[i]!]);
+        this.pool.submit(l.task);
+      }
+    } finally {
+      this.loading = false;
+    }
+  }
+}
