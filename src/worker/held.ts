@@ -67,7 +67,6 @@ export class HeldData extends Map<string, Stored<Held>> {
   private readonly store: SpillStore;
   private readonly writes: string[] = [];
   private writing = false;
-  private readonly loading = new Map<string, Promise<Buffer[] | null>>();
   private monitor: NodeJS.Timeout | null = null;
   private checkQueued = false;
   private paused = false;
@@ -120,54 +119,22 @@ export class HeldData extends Map<string, Stored<Held>> {
   }
 
   /**
-   * The frames of a value held here, read back from disk when spilled; null if not held. With
-   * `keep` it stays in memory once read back; else (a task's input, a value sent to a peer or a
-   * client) it is read for that use and stays on disk.
+   * The frames of a value held here, read from disk when spilled; null if not held. A spilled
+   * value is read for that use (a task's input, a value sent to a peer or a client) and stays on
+   * disk: reading it back into memory would only spill it again.
    */
-  frames(key: string, keep = true): Buffer[] | null | Promise<Buffer[] | null> {
+  frames(key: string): Buffer[] | null | Promise<Buffer[] | null> {
     const v = super.get(key);
     if (!v) return null;
     this.memory.touched(key);
     if (v.value.frames) return v.value.frames;
-    if (!keep) {
-      return (
-        this.loading.get(key) ??
-        this.store.read(key).catch((err: Error) => {
-          log.error(`worker ${this.o.name}: ${err.message}`);
-          return null;
-        })
-      );
-    }
-    let p = this.loading.get(key);
-    if (!p) {
-      p = this.store.read(key).then(
-        (frames) => {
-          this.loading.delete(key);
-          // Still the same value (not freed, not replaced while reading): back in memory.
-          if (super.get(key) !== v) return frames;
-          v.value.frames = frames;
-          this.store.remove(key);
-          this.memory.unspilled(key);
-          this.soon();
-          return frames;
-        },
-        (err: Error) => {
-          this.loading.delete(key);
-          log.error(`worker ${this.o.name}: ${err.message}`);
-          return null;
-        },
-      );
-      this.loading.set(key, p);
-    }
-    return p;
+    return this.store.read(key).catch((err: Error) => {
+      log.error(`worker ${this.o.name}: ${err.message}`);
+      return null;
+    });
   }
 
-  /** Frames of several keys, in order; read back from disk where spilled. */
-  async framesOf(keys: string[]): Promise<(Buffer[] | null)[]> {
-    return Promise.all(keys.map((k) => this.frames(k)));
-  }
-
-  /** A check on the next turn of the event loop (after a value was stored or read back). */
+  /** A check on the next turn of the event loop (after a value was stored). */
   private soon(): void {
     if (this.checkQueued || !this.memory.enabled || this.closed) return;
     this.checkQueued = true;
@@ -218,7 +185,11 @@ export class HeldData extends Map<string, Stored<Held>> {
       this.paused = paused;
       this.o.onPause(
         paused,
-        paused ? d.why : d.paused ? 'unstuck' : `process memory ${mib(rss)} back under pause`,
+        paused
+          ? d.why
+          : d.paused
+            ? 'memory still over pause, but nothing is left to spill'
+            : `process memory ${mib(rss)} back under pause`,
       );
     }
     // Over terminate only counts once it lasts past a full collection: a value just written
@@ -238,7 +209,7 @@ export class HeldData extends Map<string, Stored<Held>> {
     }
   }
 
-  /** Writes queued spills one at a time; a value freed or read back meanwhile is skipped. */
+  /** Writes queued spills one at a time; a value freed or replaced meanwhile is skipped. */
   private async drain(): Promise<void> {
     if (this.writing) return;
     this.writing = true;

@@ -1,8 +1,7 @@
 /**
  * A run's inputs on their way to the thread pool. In memory: at once. Spilled: read back for one
  * run at a time, and only once the pool has taken every run before it (reading every waiting
- * run's inputs at once would bring back more than memory holds). Read for the run and left on
- * disk: reading back into memory would only spill them again.
+ * run's inputs at once would bring back more than memory holds). They stay on disk (held.ts).
  */
 import type { Held, HeldData } from './held';
 import type { PoolTask, ThreadPool } from './pool';
@@ -46,7 +45,7 @@ export class InputLoader {
       for (let l = this.queue.shift(); l; l = this.queue.shift()) {
         await this.pool.whenQueueEmpty();
         if (!this.waiting.has(l.task.run) || this.closed()) continue;
-        const frames = await Promise.all(l.keys.map((k) => this.held.frames(k, false)));
+        const frames = await Promise.all(l.keys.map((k) => this.held.frames(k)));
         if (!this.waiting.delete(l.task.run) || this.closed()) continue;
         const missing = l.keys.find((_, i) => !frames[i]);
         if (missing) {

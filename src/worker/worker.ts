@@ -498,7 +498,7 @@ export class Worker {
         }
         for (const { op, frames } of envs) {
           if (op.t === 'get-data') {
-            const got = op.keys.map((k) => this.held.frames(k, false));
+            const got = op.keys.map((k) => this.held.frames(k));
             if (got.every((g) => !(g instanceof Promise))) {
               this.sendData(peer, op.req, op.keys, got as (Buffer[] | null)[]);
             } else {
