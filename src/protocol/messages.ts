@@ -35,7 +35,25 @@ export interface TaskSpecWire {
   resources?: Record<string, number>;
   /** Fingerprint of function and arguments, sent for explicit keys only (conflict check). */
   fp?: string;
+  /** A gang task (issue 21): it runs at once on this many MPI worker ranks (>= 2). */
+  ranks?: number;
   nf: number; // frames of the packed arguments
+}
+
+/** A worker that is an MPI process of a job: its rank in the cluster's communicator. */
+export interface WorkerMpiWire {
+  rank: number;
+  size: number;
+  /** The same for every rank of one MPI job (and different across jobs). */
+  job: string;
+}
+
+/** What a member of a gang is told with its compute: who the members are and which it is. */
+export interface GangWire {
+  /** The members' ranks in the cluster's communicator, in gang order (gang rank 0 first). */
+  ranks: number[];
+  /** This member's place in `ranks` (its rank in the gang's communicator). */
+  index: number;
 }
 
 export interface WorkerInfoWire {
@@ -48,6 +66,8 @@ export interface WorkerInfoWire {
   pid: number;
   localDirectory: string;
   resources?: Record<string, number>;
+  /** Set when the worker runs in an MPI rank's own process (initialize(), mpi-init). */
+  mpi?: WorkerMpiWire;
 }
 
 export interface DepLocation {
@@ -133,7 +153,7 @@ export type Op =
   | { t: 'missing-data'; key: string; dep: string; from: string }
   // scheduler -> worker
   | { t: 'registered'; schedulerId: string }
-  | { t: 'compute'; key: string; fn: string; deps: DepLocation[]; nf: number }
+  | { t: 'compute'; key: string; fn: string; deps: DepLocation[]; nf: number; gang?: GangWire }
   | { t: 'free-keys'; keys: string[] }
   | { t: 'cancel-compute'; keys: string[] }
   /** Fetch these keys from their holders (a retiring worker's data) and report add-keys. */

@@ -61,7 +61,7 @@ export const OP_FIELDS: Record<OpType, Record<string, FieldType>> = {
   'add-keys': { keys: ss, nbytes: 'number[]' },
   'missing-data': { key: s, dep: s, from: s },
   registered: { schedulerId: s },
-  compute: { key: s, fn: s, deps: 'object[]', nf: n },
+  compute: { key: s, fn: s, deps: 'object[]', nf: n, gang: 'object?' },
   'acquire-replicas': { deps: 'object[]' },
   'free-keys': { keys: ss },
   'cancel-compute': { keys: ss },
@@ -89,6 +89,7 @@ const NESTED: Partial<Record<OpType, Record<string, Record<string, FieldType>>>>
       workers: 'string[]?',
       resources: 'record<number>?',
       fp: 'string?',
+      ranks: 'number?',
     },
   },
   register: {
@@ -102,6 +103,7 @@ const NESTED: Partial<Record<OpType, Record<string, Record<string, FieldType>>>>
       pid: n,
       localDirectory: s,
       resources: 'record<number>?',
+      mpi: 'object?',
     },
   },
   'key-erred': { error: { name: s, message: s, code: 'string?', stack: 'string?' } },
@@ -163,6 +165,8 @@ function checkFields(
 /** Bounds on numbers a peer sends, so none can make the scheduler loop or allocate without end. */
 export const MAX_RETRIES = 1000;
 export const MAX_THREADS = 65_536;
+/** The most ranks a gang task may ask for. */
+export const MAX_RANKS = 1 << 20;
 
 /** Returns null when `op` is well formed, else a short reason. */
 export function checkOp(op: unknown): string | null {
@@ -210,11 +214,42 @@ export function checkOp(op: unknown): string | null {
     if (!Number.isInteger(task.retries) || task.retries < 0 || task.retries > MAX_RETRIES) {
       return `submit.task.retries should be an integer from 0 to ${MAX_RETRIES}`;
     }
+    if (task.ranks !== undefined && !(Number.isInteger(task.ranks) && task.ranks >= 1 && task.ranks <= MAX_RANKS)) {
+      return `submit.task.ranks should be an integer from 1 to ${MAX_RANKS}`;
+    }
+  }
+  if (type === 'compute' && rec.gang !== undefined) {
+    const g = rec.gang as Record<string, unknown>;
+    const ranks = g.ranks as number[];
+    if (
+      !hasType(ranks, 'number[]') ||
+      ranks.length < 1 ||
+      ranks.length > MAX_RANKS ||
+      !ranks.every((r) => Number.isInteger(r) && r >= 0) ||
+      !Number.isInteger(g.index) ||
+      (g.index as number) < 0 ||
+      (g.index as number) >= ranks.length
+    ) {
+      return 'compute.gang should be { ranks: distinct non-negative integers, index: a place in ranks }';
+    }
   }
   if (type === 'register') {
     const n = (rec.worker as Record<string, number>).nthreads;
     if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) {
       return `register.worker.nthreads should be an integer from 1 to ${MAX_THREADS}`;
+    }
+    const mpi = (rec.worker as Record<string, unknown>).mpi as Record<string, unknown> | undefined;
+    if (
+      mpi !== undefined &&
+      !(
+        Number.isInteger(mpi.rank) &&
+        Number.isInteger(mpi.size) &&
+        (mpi.rank as number) >= 0 &&
+        (mpi.rank as number) < (mpi.size as number) &&
+        typeof mpi.job === 'string'
+      )
+    ) {
+      return 'register.worker.mpi should be { rank, size, job } with 0 <= rank < size';
     }
   }
   return null;

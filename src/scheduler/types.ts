@@ -1,4 +1,4 @@
-import type { RemoteError, WorkerInfoWire } from '../protocol';
+import type { GangWire, RemoteError, WorkerInfoWire } from '../protocol';
 import type { MemoryReport, WorkerMemory } from './memory';
 import type { UnrunnableNotice } from './unrunnable';
 
@@ -15,6 +15,8 @@ export interface SubmittedTask<P> {
   /** What the task computes (function and arguments), for explicit keys: a resubmission of the key
    * with another fingerprint is a conflict. Absent for generated and content-hashed keys. */
   fingerprint?: string;
+  /** A gang task (issue 21): runs at once on this many MPI worker ranks (gangs.ts); absent: 1. */
+  ranks?: number;
   payload: P;
 }
 
@@ -52,6 +54,13 @@ export interface TaskState<P> {
   /** The restriction signature (its heap in the ready queue), computed when first queued. */
   signature?: string;
   fingerprint?: string;
+  /** A gang task's size (>= 2); absent for ordinary tasks. */
+  ranks?: number;
+  /**
+   * While a gang task is processing: its members' worker ids in gang order. The first is
+   * `processingOn` (gang rank 0, which reports the result); every member holds a slot.
+   */
+  gang?: string[];
   /** Counts by state of its task kind (shared by every task of the kind: progress, dashboard). */
   tally: Record<string, number>;
 }
@@ -107,7 +116,15 @@ export interface DepWhere {
 }
 
 export type SchedulerAction<P> =
-  | { type: 'compute'; worker: string; key: string; payload: P; deps: DepWhere[] }
+  | {
+      type: 'compute';
+      worker: string;
+      key: string;
+      payload: P;
+      deps: DepWhere[];
+      /** For a gang member: the members' MPI ranks in gang order, and this member's place. */
+      gang?: GangWire;
+    }
   | { type: 'free-keys'; worker: string; keys: string[] }
   | { type: 'cancel-compute'; worker: string; keys: string[] }
   | {
