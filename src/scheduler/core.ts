@@ -1,6 +1,7 @@
 import { InvariantError } from '../errors';
 import { keyPrefix } from '../util/key-prefix';
 import type { RemoteError, WorkerInfoWire } from '../protocol';
+import { Gangs, membersOf } from './gangs';
 import { applyReport, newMemory } from './memory';
 import { Placement } from './placement';
 import { Rebalances, planRebalance } from './rebalance';
@@ -66,12 +67,15 @@ export class SchedulerCore<P> {
   private readonly starts = new StartOrder<P>();
   /** Clients' rebalances under way, checked after every batch of events. */
   private readonly rebalances = new Rebalances();
+  /** Gang tasks (`ranks`): where they run, which wait, which workers are held for them. */
+  private readonly gangs: Gangs<P>;
 
   constructor(config: Partial<SchedulerConfig> = {}) {
     // An option given as undefined (an unset CLI flag) keeps its default.
     const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
     this.config = { ...DEFAULT_SCHEDULER_CONFIG, ...given };
-    this.placement = new Placement(this.workers, this.config.pipelineBelow);
+    this.gangs = new Gangs(this.workers, (w, ts) => this.placement.allowed(w, ts));
+    this.placement = new Placement(this.workers, this.config.pipelineBelow, this.gangs.reserved);
     this.unrunnable = new UnrunnableWatch(this.workers, this.config.unrunnableAfter);
   }
 
@@ -92,6 +96,7 @@ export class SchedulerCore<P> {
       this.cause = `${ev.type}#${++this.stimuli}${from ? ` from ${from}` : ''}`;
       this.apply(ev);
     }
+    if (this.gangs.busy) this.placeGangs();
     for (const id of this.retiring) this.progressRetirement(id);
     if (this.rebalances.busy) this.progressRebalances();
     const out = this.out;
@@ -200,6 +205,7 @@ export class SchedulerCore<P> {
     if (t.fingerprint !== undefined) ts.fingerprint = t.fingerprint;
     if (t.workers && t.workers.length > 0) ts.workers = t.workers;
     if (t.resources && Object.keys(t.resources).length > 0) ts.resources = t.resources;
+    if (t.ranks !== undefined && t.ranks > 1) ts.ranks = t.ranks;
     ts.wantedBy.add(client);
     for (const depKey of t.deps) {
       // A new task can only close a cycle through itself: every dependency exists before it.
@@ -362,8 +368,8 @@ export class SchedulerCore<P> {
     for (const key of w.processing) {
       const ts = this.tasks.get(key);
       if (!ts) continue;
-      ts.processingOn = null;
-      this.placement.unreserve(w, ts);
+      // A gang's other members are told to stop: it runs again whole.
+      this.unassign(ts, true);
       this.transition(ts, 'released');
       (ts.suspicious >= this.config.allowedFailures ? killed : rerun).push(ts);
     }
@@ -375,6 +381,7 @@ export class SchedulerCore<P> {
       if (ts.who.size === 0 && ts.state === 'memory') lost.push(ts);
     }
     for (const ts of lost) this.lose(ts);
+    for (const [ts, why] of this.gangs.unfit()) this.fail(ts, why);
     for (const ts of rerun) this.ensureComputing(ts);
     for (const ts of killed) {
       this.fail(ts, {
@@ -472,19 +479,10 @@ export class SchedulerCore<P> {
 
   /** Takes a processing task back from its worker and puts it through placement again. */
   private pullBack(ts: TaskState<P>): void {
-    const wid = ts.processingOn;
-    if (wid) {
-      const w = this.workers.get(wid);
-      if (w) {
-        w.processing.delete(ts.key);
-        this.placement.unreserve(w, ts);
-        this.out.push({ type: 'cancel-compute', worker: wid, keys: [ts.key] });
-      }
-    }
-    ts.processingOn = null;
+    const members = this.unassign(ts, true);
     this.transition(ts, 'released');
     this.ensureComputing(ts);
-    if (wid) this.fill(wid);
+    for (const wid of members) this.fill(wid);
   }
 
   private finished(
@@ -498,6 +496,8 @@ export class SchedulerCore<P> {
     const w = this.workers.get(wid);
     if (!w) return;
     if (!ts || ts.processingOn !== wid) {
+      // A gang's result is its leader's (gang rank 0); the others' parts end with it.
+      if (ts?.gang?.includes(wid)) return;
       // A result nobody waits for here (cancelled, or recomputed elsewhere meanwhile).
       if (ts && ts.state === 'memory') this.addReplica(ts, wid);
       else this.out.push({ type: 'free-keys', worker: wid, keys: [key] });
@@ -505,25 +505,24 @@ export class SchedulerCore<P> {
     }
     this.placement.observe(duration);
     if (duration > 0) this.totals.computeSeconds += duration;
-    w.processing.delete(key);
-    this.placement.unreserve(w, ts);
-    ts.processingOn = null;
+    const members = this.unassign(ts, false);
     ts.nbytes = nbytes;
     ts.inline = inline;
     this.addReplica(ts, wid);
     this.toMemory(ts);
-    this.fill(wid);
+    for (const m of members) this.fill(m);
   }
 
   private erred(wid: string, key: string, error: RemoteError, duration: number): void {
     const ts = this.tasks.get(key);
     const w = this.workers.get(wid);
-    if (!ts || !w || ts.processingOn !== wid) return;
+    if (!ts || !w || !membersOf(ts).includes(wid)) return;
+    // A member that lost its gang to another's failure: that one reports the cause (or dies), and
+    // this report may be a previous attempt's, come after the gang was placed again.
+    if (ts.gang && error.code === 'ERR_GANG_ABANDONED') return;
     this.placement.observe(duration);
     if (duration > 0) this.totals.computeSeconds += duration;
-    w.processing.delete(key);
-    this.placement.unreserve(w, ts);
-    ts.processingOn = null;
+    const members = this.unassign(ts, true, wid);
     if (error.code === 'ERR_THREAD_EXITED') {
       // The task killed its thread: counted like a worker it killed, without using its retries.
       ts.suspicious += 1;
@@ -546,7 +545,7 @@ export class SchedulerCore<P> {
       this.transition(ts, 'released');
       this.fail(ts, { ...error, worker: error.worker ?? w.info.name, key });
     }
-    this.fill(wid);
+    for (const m of members) this.fill(m);
   }
 
   private addKeys(wid: string, keys: string[], nbytes: number[]): void {
@@ -577,7 +576,7 @@ export class SchedulerCore<P> {
       if (dep.who.size === 0 && dep.state === 'memory') this.lose(dep);
     }
     const ts = this.tasks.get(key);
-    if (ts && ts.state === 'processing' && ts.processingOn === wid) this.pullBack(ts);
+    if (ts && ts.state === 'processing' && membersOf(ts).includes(wid)) this.pullBack(ts);
   }
 
   private tick(now: number): void {
@@ -669,6 +668,7 @@ export class SchedulerCore<P> {
   }
 
   private place(ts: TaskState<P>): void {
+    if (ts.ranks) return this.placeGang(ts);
     const wid = this.placement.choose(ts, this.tasks);
     if (wid === null) {
       this.transition(ts, 'queued');
@@ -686,10 +686,77 @@ export class SchedulerCore<P> {
     this.placement.reserve(w, ts);
     ts.processingOn = wid;
     this.transition(ts, 'processing');
-    const deps: DepWhere[] = [];
-    for (const k of ts.deps) deps.push({ key: k, who: this.addresses(this.tasks.get(k)!) });
+    const deps = this.depsOf(ts);
     this.starts.sent(ts, w, this.tasks);
     this.out.push({ type: 'compute', worker: wid, key: ts.key, payload: ts.payload!, deps });
+  }
+
+  private depsOf(ts: TaskState<P>): DepWhere[] {
+    const deps: DepWhere[] = [];
+    for (const k of ts.deps) deps.push({ key: k, who: this.addresses(this.tasks.get(k)!) });
+    return deps;
+  }
+
+  /** A ready gang task (gangs.ts): errs if it can never run here, starts if it fits, else waits. */
+  private placeGang(ts: TaskState<P>): void {
+    const why = this.gangs.impossible(ts);
+    if (why) return this.fail(ts, why);
+    const members = this.gangs.fits(ts, this.tasks);
+    if (members) return this.assignGang(ts, members);
+    this.transition(ts, 'queued');
+    this.gangs.enqueue(ts);
+  }
+
+  /** After a batch: starts the waiting gangs that fit; workers no longer held take tasks again. */
+  private placeGangs(): void {
+    const { place, freed } = this.gangs.plan(this.tasks);
+    for (const { ts, members } of place) this.assignGang(ts, members);
+    for (const wid of freed) this.fill(wid);
+  }
+
+  /** One compute per member, alike but for its place in the gang; each member holds a slot. */
+  private assignGang(ts: TaskState<P>, members: WorkerState[]): void {
+    ts.gang = members.map((w) => w.id);
+    ts.processingOn = ts.gang[0];
+    // Each member was given it on a free thread: it runs at once, so a member's death suspects it.
+    ts.late = 0;
+    this.transition(ts, 'processing');
+    const deps = this.depsOf(ts);
+    const ranks = members.map((w) => w.info.mpi!.rank);
+    members.forEach((w, index) => {
+      w.processing.add(ts.key);
+      this.placement.reserve(w, ts);
+      const { key, payload } = ts;
+      this.out.push({
+        type: 'compute',
+        worker: w.id,
+        key,
+        payload: payload!,
+        deps,
+        gang: { ranks, index },
+      });
+    });
+  }
+
+  /**
+   * Takes a processing task off every worker it holds a slot on (a gang's members, gangs.ts),
+   * freeing slots and resources, with cancel-compute to each still connected but `except` (which
+   * ended its part itself). Returns the members, to fill.
+   */
+  private unassign(ts: TaskState<P>, cancel: boolean, except = ''): readonly string[] {
+    const members = membersOf(ts);
+    for (const wid of members) {
+      const w = this.workers.get(wid);
+      if (!w) continue;
+      w.processing.delete(ts.key);
+      this.placement.unreserve(w, ts);
+      if (cancel && wid !== except) {
+        this.out.push({ type: 'cancel-compute', worker: wid, keys: [ts.key] });
+      }
+    }
+    ts.processingOn = null;
+    delete ts.gang;
+    return members;
   }
 
   /** Gives queued tasks to a worker while it has free slots, best first. */
@@ -733,7 +800,7 @@ export class SchedulerCore<P> {
     while (stack.length > 0) {
       const ts = stack.pop()!;
       if (ts.state === 'memory' || ts.state === 'erred') continue;
-      if (ts.processingOn) this.pullBackQuietly(ts);
+      if (ts.processingOn) this.unassign(ts, true);
       ts.error = error;
       this.transition(ts, 'erred');
       this.emitErred(ts, ts.wantedBy);
@@ -751,16 +818,6 @@ export class SchedulerCore<P> {
       failed.push(ts);
     }
     for (let i = failed.length - 1; i >= 0; i--) this.maybeRelease(failed[i]);
-  }
-
-  private pullBackQuietly(ts: TaskState<P>): void {
-    const w = this.workers.get(ts.processingOn!);
-    if (w) {
-      w.processing.delete(ts.key);
-      this.placement.unreserve(w, ts);
-      this.out.push({ type: 'cancel-compute', worker: w.id, keys: [ts.key] });
-    }
-    ts.processingOn = null;
   }
 
   /**
@@ -794,7 +851,7 @@ export class SchedulerCore<P> {
       ts.inline = null;
       this.transition(ts, 'released');
     } else if (ts.state !== 'released' && ts.state !== 'erred') {
-      if (ts.processingOn) this.pullBackQuietly(ts);
+      if (ts.processingOn) this.unassign(ts, true);
       this.transition(ts, 'released');
       for (const depKey of ts.deps) {
         const dep = this.tasks.get(depKey);
@@ -855,12 +912,15 @@ export class SchedulerCore<P> {
     return out;
   }
 
-  /** Every state change goes through here; leaving `queued` leaves the ready queue too. */
+  /** Every state change goes through here; leaving `queued` leaves its queue (ready or gangs) too. */
   private transition(ts: TaskState<P>, to: TaskStateName): void {
     if (!LEGAL_TRANSITIONS[ts.state].includes(to)) {
       this.illegal(ts.key, ts.state, to);
     }
-    if (ts.state === 'queued' && to !== 'queued') this.ready.remove(ts);
+    if (ts.state === 'queued' && to !== 'queued') {
+      if (ts.ranks) this.gangs.remove(ts);
+      else this.ready.remove(ts);
+    }
     this.record(ts.key, ts.state, to);
     ts.tally[ts.state] -= 1;
     ts.tally[to] = (ts.tally[to] ?? 0) + 1;

@@ -19,9 +19,14 @@ export class Placement<P> {
   /** Exponential mean of task durations in seconds; negative until the first one is known. */
   private meanDuration = -1;
 
+  /**
+   * @param held Workers held for a waiting gang (gangs.ts decides which): they take no new
+   *   ordinary task, so the gang is not starved by a stream of them.
+   */
   constructor(
     private readonly workers: Map<string, WorkerState>,
     private readonly pipelineBelow: number,
+    private readonly held: ReadonlySet<string> = new Set(),
   ) {}
 
   observe(duration: number): void {
@@ -41,9 +46,17 @@ export class Placement<P> {
     return this.meanDuration >= 0 && this.meanDuration < WORKER_BATCH_BELOW ? WORKER_BATCH : 1;
   }
 
-  /** A worker that may be given a task now: not retiring, not paused, with a free slot. */
+  /**
+   * A worker that may be given an ordinary task now: not retiring, not paused, not held for a gang
+   * (gangs.ts), with a free slot.
+   */
   hasRoom(w: WorkerState): boolean {
-    return !w.retiring && !w.memory.paused && w.processing.size < this.capacity(w);
+    return (
+      !w.retiring &&
+      !w.memory.paused &&
+      !this.held.has(w.id) &&
+      w.processing.size < this.capacity(w)
+    );
   }
 
   allowed(w: WorkerState, ts: TaskState<P>): boolean {

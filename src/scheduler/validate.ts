@@ -1,3 +1,4 @@
+import { membersOf } from './gangs';
 import { NONE } from './sets';
 import type { TaskState, WorkerState } from './types';
 
@@ -21,12 +22,17 @@ export function validateState<P>(
     }
     for (const d of ts.waiters) if (!ts.dependents.has(d)) fail(`${d} waits on non-dep ${ts.key}`);
     if (ts.state === 'processing') {
-      const w = workers.get(ts.processingOn ?? '') ?? fail(`${ts.key} on unknown worker`);
-      if (!w.processing.has(ts.key)) fail(`${w.id} does not list processing ${ts.key}`);
+      if (ts.ranks && !ts.gang) fail(`gang ${ts.key} processes without members`);
+      if (ts.gang) checkGang(ts, workers, fail);
+      for (const wid of membersOf(ts)) {
+        const w = workers.get(wid) ?? fail(`${ts.key} on unknown worker ${wid}`);
+        if (!w.processing.has(ts.key)) fail(`${w.id} does not list processing ${ts.key}`);
+      }
       for (const d of ts.deps) {
         if (tasks.get(d)!.state !== 'memory') fail(`${ts.key} runs before dep ${d}`);
       }
     } else if (ts.processingOn !== null) fail(`${ts.key} (${ts.state}) has processingOn`);
+    else if (ts.gang) fail(`${ts.key} (${ts.state}) has gang members`);
     if (ts.state === 'memory' && ts.who.size === 0) fail(`${ts.key} in memory nowhere`);
     if (ts.state !== 'memory' && ts.who.size > 0) fail(`${ts.key} (${ts.state}) has holders`);
     if (ts.state === 'waiting' && ts.waitingOn.size === 0) fail(`${ts.key} waits on nothing`);
@@ -42,11 +48,37 @@ export function validateState<P>(
     }
   }
   for (const w of workers.values()) {
+    let gang: string | null = null;
+    const used: Record<string, number> = {};
     for (const key of w.processing) {
-      if (tasks.get(key)?.processingOn !== w.id) fail(`${w.id} processes stray ${key}`);
+      const ts = tasks.get(key);
+      if (!ts || !membersOf(ts).includes(w.id)) fail(`${w.id} processes stray ${key}`);
+      if (ts!.gang) {
+        if (gang !== null) fail(`${w.id} runs two gangs at once: ${gang} and ${key}`);
+        gang = key;
+      }
+      for (const [r, n] of Object.entries(ts!.resources ?? {})) used[r] = (used[r] ?? 0) + n;
+    }
+    for (const r of new Set([...Object.keys(used), ...Object.keys(w.used)])) {
+      if (Math.abs((used[r] ?? 0) - (w.used[r] ?? 0)) > 1e-9) {
+        fail(`${w.id} has ${w.used[r] ?? 0} of ${r} in use, its tasks ${used[r] ?? 0}`);
+      }
     }
     for (const key of w.has) {
       if (!tasks.get(key)?.who.has(w.id)) fail(`${w.id} holds stray ${key}`);
     }
   }
+}
+
+/** A processing gang: N distinct members, the first its processingOn (gang rank 0). */
+function checkGang<P>(
+  ts: TaskState<P>,
+  workers: ReadonlyMap<string, WorkerState>,
+  fail: (msg: string) => never,
+): void {
+  const g = ts.gang!;
+  if (g.length !== ts.ranks) fail(`gang ${ts.key} has ${g.length} members for ${ts.ranks} ranks`);
+  if (new Set(g).size !== g.length) fail(`gang ${ts.key} has a member twice: ${g.join(', ')}`);
+  if (ts.processingOn !== g[0]) fail(`gang ${ts.key} runs on ${ts.processingOn}, not ${g[0]}`);
+  for (const wid of g) if (!workers.get(wid)?.info.mpi) fail(`gang ${ts.key} on non-MPI ${wid}`);
 }
