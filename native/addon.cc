@@ -5,6 +5,7 @@
 
 #include "communicator.h"
 #include "environment.h"
+#include "gang.h"
 #include "request.h"
 
 namespace mpi_cluster {
@@ -92,6 +93,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   Environment::Init(env, exports);
   Communicator::Init(env, exports);
+  Group::Init(env, exports);
+  Reduce::Init(env, exports);
+  PointToPoint::Init(env, exports);
   Request::Init(env, exports);
   return exports;
 }

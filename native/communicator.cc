@@ -230,6 +230,29 @@ Napi::Value Iallgatherv(const Napi::CallbackInfo& info) {
   return request->Value();
 }
 
+// igatherv(comm, send, recv, counts, displs, root): blocks of send.length bytes land in
+// recv on root only; elsewhere recv, counts and displs are not read (MPI ignores them).
+Napi::Value Igatherv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireActive(env);
+  MPI_Comm comm = CommArg(info, 0);
+  Gather g{comm, BufferArg(info, 1, "send"), BufferArg(info, 2, "recv"), 0};
+  g.count = CountOf(env, g.send.Length(), "send");
+  int root = IntArg(info, 5, "root");
+  int rank = 0;
+  Check(env, MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
+  Request* request = Request::Create(env);
+  if (rank == root) ReadLayout(info, g, request->counts, request->displs);
+  Check(env,
+        MPI_Igatherv(g.send.Data(), g.count, MPI_BYTE, g.recv.Data(), request->counts.data(),
+                     request->displs.data(), MPI_BYTE, root, comm, request->Handle()),
+        "MPI_Igatherv");
+  request->Keep(g.send);
+  request->Keep(g.recv);
+  request->Started();
+  return request->Value();
+}
+
 }  // namespace
 
 void Init(Napi::Env env, Napi::Object exports) {
@@ -246,6 +269,7 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("iallgather", Napi::Function::New(env, Iallgather, "iallgather"));
   exports.Set("allgatherv", Napi::Function::New(env, Allgatherv, "allgatherv"));
   exports.Set("iallgatherv", Napi::Function::New(env, Iallgatherv, "iallgatherv"));
+  exports.Set("igatherv", Napi::Function::New(env, Igatherv, "igatherv"));
 }
 
 }  // namespace Communicator

@@ -1,5 +1,6 @@
 // Communicator operations on integer handles (0 = MPI_COMM_WORLD): queries, split/free,
-// abort, and the byte-buffer collectives in blocking and nonblocking (Request) forms.
+// abort, and the byte-buffer collectives in blocking and nonblocking (Request) forms
+// (igatherv: nonblocking only).
 #pragma once
 
 #include <napi.h>

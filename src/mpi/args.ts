@@ -104,3 +104,33 @@ function describe(value: unknown): string {
   if (typeof value === 'object') return value.constructor?.name ?? 'object';
   return typeof value;
 }
+
+/** Largest tag every MPI implementation must accept (the standard's lower bound of MPI_TAG_UB). */
+export const MAX_TAG = 32767;
+
+export function checkTag(name: string, value: unknown): number {
+  if (!isInt(value) || value < 0 || value > MAX_TAG) {
+    throw new RangeError(`${name} must be an integer in [0, ${MAX_TAG}], got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * The members of a new group communicator, in their new rank order: distinct ranks of a
+ * communicator of `size` ranks that include the caller (`self`).
+ */
+export function checkGroupRanks(value: unknown, size: number, self: number): Int32Array {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new TypeError(`ranks must be a non-empty array of ranks, got ${describe(value)}`);
+  }
+  const seen = new Set<number>();
+  value.forEach((rank, i) => {
+    checkRank(`ranks[${i}]`, rank, size);
+    if (seen.has(rank)) throw new RangeError(`ranks lists rank ${rank} twice`);
+    seen.add(rank);
+  });
+  if (!seen.has(self)) {
+    throw new RangeError(`ranks must include the calling rank ${self}, got [${value.join(', ')}]`);
+  }
+  return Int32Array.from(value);
+}

@@ -51,7 +51,7 @@ export interface GatherLayout {
  * Where each rank's block lands in one allgatherv receive buffer. Every rank computes the
  * same layout from the same lengths, so every rank throws the same error together.
  */
-export function gatherLayout(lengths: readonly number[]): GatherLayout {
+export function gatherLayout(lengths: readonly number[], operation = 'allgather'): GatherLayout {
   const counts = new Int32Array(lengths.length);
   const displs = new Int32Array(lengths.length);
   let total = 0;
@@ -63,7 +63,7 @@ export function gatherLayout(lengths: readonly number[]): GatherLayout {
   if (total > INT_MAX) {
     const detail = lengths.map((length, rank) => `rank ${rank}: ${length}`).join(', ');
     throw new RangeError(
-      `allgather: the buffers total ${total} bytes (${detail}), more than one MPI_Allgatherv ` +
+      `${operation}: the buffers total ${total} bytes (${detail}), more than one MPI call ` +
         `can address (INT_MAX = ${INT_MAX} bytes); gather smaller pieces in several calls`,
     );
   }

@@ -1,31 +1,56 @@
+import { setMaxListeners } from 'events';
 import { writeSync } from 'fs';
 import { ClusterError } from '../errors';
 import {
   checkBytes,
   checkColor,
   checkExitCode,
+  checkGroupRanks,
   checkInt32,
   checkRank,
   checkRootBytes,
+  checkTag,
 } from './args';
-import { LENGTH_BYTES, decodeLength, encodeLength, gatherLayout, planChunks } from './chunks';
-import type { NativeAddon } from './native';
+import {
+  INT_MAX,
+  LENGTH_BYTES,
+  decodeLength,
+  encodeLength,
+  gatherLayout,
+  planChunks,
+} from './chunks';
+import type { NativeAddon, NativeRequest } from './native';
 import { waitFor } from './poll';
+import { SerialQueue } from './queue';
+import { reduceInChunks } from './reduce';
+import {
+  allocLike,
+  checkOp,
+  checkReduceOperands,
+  type ReduceOp,
+  type ReducibleArray,
+} from './reduce-args';
 
 /**
- * A group of ranks that run collectives together (MPI_Comm). Get one from `world()` or
- * `split()`. Collectives must be called by every rank of the communicator in the same
- * order; the async forms are queued per communicator so that multi-step operations
- * (length, then data) never interleave.
+ * A group of ranks that run collectives together (MPI_Comm). Get one from `world()`,
+ * `split()` or `createGroup()`. Collectives must be called by every rank of the
+ * communicator in the same order; the async forms are queued per communicator so that
+ * multi-step operations (length, then data) never interleave. Point-to-point send/recv
+ * are not in that queue (see send()).
  */
 export class Communicator {
   /** This process's rank in the communicator. */
   readonly rank: number;
   /** Number of ranks in the communicator. */
   readonly size: number;
-  private queue: Promise<unknown> = Promise.resolve();
-  private pending = 0;
   private freed = false;
+  /** Aborted by abandon(): stops every wait and rejects what is queued. */
+  private readonly stop = new AbortController();
+  private readonly collectives = new SerialQueue(this.stop.signal);
+  /** One queue per "source:tag", so that receives match messages in call order. */
+  private readonly receives = new Map<string, SerialQueue>();
+  /** Sends and receives not yet settled. */
+  private pointToPoint = 0;
 
   /** @internal Use world() or split(). */
   constructor(
@@ -35,6 +60,8 @@ export class Communicator {
   ) {
     this.rank = native.rank(handle);
     this.size = native.size(handle);
+    // Every concurrent send and receive listens for abandon(); no leak warning at 11.
+    setMaxListeners(0, this.stop.signal);
   }
 
   /**
@@ -47,11 +74,11 @@ export class Communicator {
     const { buffer } = this.checkBcast(data, root);
     return this.enqueue(async () => {
       const header = buffer ? encodeLength(buffer.length) : Buffer.alloc(LENGTH_BYTES);
-      await waitFor(this.native.ibcast(this.handle, header, root));
+      await this.wait(this.native.ibcast(this.handle, header, root));
       const out = buffer ?? Buffer.allocUnsafe(decodeLength(header));
       for (const { offset, length } of planChunks(out.length)) {
         const chunk = out.subarray(offset, offset + length);
-        await waitFor(this.native.ibcast(this.handle, chunk, root));
+        await this.wait(this.native.ibcast(this.handle, chunk, root));
       }
       return out;
     });
@@ -73,7 +100,7 @@ export class Communicator {
   /** Resolves once every rank has entered the barrier; the event loop keeps running. */
   async barrier(): Promise<void> {
     this.checkLive();
-    return this.enqueue(() => waitFor(this.native.ibarrier(this.handle)));
+    return this.enqueue(() => this.wait(this.native.ibarrier(this.handle)));
   }
 
   barrierSync(): void {
@@ -92,12 +119,12 @@ export class Communicator {
     const send = checkBytes('data', data);
     return this.enqueue(async () => {
       const lengths = Buffer.alloc(LENGTH_BYTES * this.size);
-      await waitFor(this.native.iallgather(this.handle, encodeLength(send.length), lengths));
+      await this.wait(this.native.iallgather(this.handle, encodeLength(send.length), lengths));
       const layout = this.layout(lengths);
       const recv = Buffer.allocUnsafe(layout.total);
       if (layout.total > 0) {
         const { counts, displs } = layout;
-        await waitFor(this.native.iallgatherv(this.handle, send, recv, counts, displs));
+        await this.wait(this.native.iallgatherv(this.handle, send, recv, counts, displs));
       }
       return this.blocks(recv, layout);
     });
@@ -130,11 +157,173 @@ export class Communicator {
     return handle < 0 ? null : new Communicator(this.native, handle);
   }
 
-  /** Releases a communicator made by split(); collective over its ranks. */
+  /**
+   * A new communicator of the listed ranks of this one, in that order (new rank i is
+   * `ranks[i]`); blocks until every listed rank has called it with the same `ranks` and
+   * `tag` (MPI_Comm_create_group). Only the listed ranks take part: the others go on with
+   * their own work, and groups of other ranks may be created at the same time. The caller
+   * must be listed; ranks are distinct; tag is 0..32767 and must differ between groups
+   * whose creation may overlap on a rank. Like split(), not while async collectives of
+   * this communicator are still running.
+   */
+  createGroup(ranks: readonly number[], tag: number): Communicator {
+    this.checkLive();
+    const members = checkGroupRanks(ranks, this.size, this.rank);
+    const t = checkTag('tag', tag);
+    this.checkIdle('createGroup');
+    return new Communicator(this.native, this.native.createGroup(this.handle, members, t));
+  }
+
+  /**
+   * Element-wise reduction over every rank; every rank gets the result. `data` is a number
+   * (resolves a number) or a typed array (not Uint8ClampedArray) of the same type and
+   * length on every rank (MPI's rule: a mismatch is undefined behaviour, not an error).
+   * Resolves a new array of data's type, or fills and resolves `out` (same type and
+   * length, not overlapping data). MPI reads data and writes the result in place, with no
+   * copy, on SharedArrayBuffers too; pass an `out` on a SharedArrayBuffer for a shared
+   * result. Integer sums wrap as in C. Arrays over INT_MAX elements go in several calls.
+   */
+  allreduce(data: number, op: ReduceOp): Promise<number>;
+  allreduce<T extends ReducibleArray>(data: T, op: ReduceOp, out?: T): Promise<T>;
+  async allreduce(
+    data: number | ReducibleArray,
+    op: ReduceOp,
+    out?: ReducibleArray,
+  ): Promise<number | ReducibleArray> {
+    return (await this.reduceTo(data, op, null, out)) as number | ReducibleArray;
+  }
+
+  /**
+   * As allreduce, but only `root` gets the result; the other ranks resolve null (their
+   * `out`, checked the same way, is left untouched).
+   */
+  reduce(data: number, op: ReduceOp, root?: number): Promise<number | null>;
+  reduce<T extends ReducibleArray>(
+    data: T,
+    op: ReduceOp,
+    root?: number,
+    out?: T,
+  ): Promise<T | null>;
+  async reduce(
+    data: number | ReducibleArray,
+    op: ReduceOp,
+    root = 0,
+    out?: ReducibleArray,
+  ): Promise<number | ReducibleArray | null> {
+    return this.reduceTo(data, op, root, out);
+  }
+
+  /**
+   * Every rank's buffer (lengths may differ, 0 included) to `root`, which resolves them
+   * indexed by rank (views into one receive buffer); the others resolve null. The lengths
+   * go to every rank first, so that all throw the same RangeError together when the total
+   * passes INT_MAX bytes.
+   */
+  async gather(data: Buffer | Uint8Array, root = 0): Promise<Buffer[] | null> {
+    this.checkLive();
+    const send = checkBytes('data', data);
+    const r = checkRank('root', root, this.size);
+    return this.enqueue(async () => {
+      const lengths = Buffer.alloc(LENGTH_BYTES * this.size);
+      await this.wait(this.native.iallgather(this.handle, encodeLength(send.length), lengths));
+      const layout = this.layout(lengths, 'gather');
+      const recv = Buffer.allocUnsafe(this.rank === r ? layout.total : 0);
+      if (layout.total > 0) {
+        const { counts, displs } = layout;
+        await this.wait(this.native.igatherv(this.handle, send, recv, counts, displs, r));
+      }
+      return this.rank === r ? this.blocks(recv, layout) : null;
+    });
+  }
+
+  /**
+   * Sends the bytes of `data` to rank `dest` as one message with `tag` (0..32767); at most
+   * INT_MAX bytes (RangeError above: split larger data yourself). Resolves once MPI is done
+   * with `data` (do not change it before); for a large message that is when `dest` receives
+   * it. Sends start at once, in call order, outside the collectives' queue: messages to one
+   * rank with one tag arrive in the order sent (MPI's non-overtaking rule).
+   */
+  async send(data: Buffer | Uint8Array, dest: number, tag = 0): Promise<void> {
+    this.checkLive();
+    const bytes = checkBytes('data', data);
+    const d = checkRank('dest', dest, this.size);
+    const t = checkTag('tag', tag);
+    if (bytes.length > INT_MAX) {
+      throw new RangeError(
+        `data is ${bytes.length} bytes; one message holds at most INT_MAX = ${INT_MAX} bytes`,
+      );
+    }
+    this.pointToPoint++;
+    try {
+      await this.wait(this.native.isend(this.handle, bytes, d, t));
+    } finally {
+      this.pointToPoint--;
+    }
+  }
+
+  /**
+   * The next message from rank `source` with `tag` (0..32767), of whatever length it has:
+   * MPI_Improbe is polled until one is there, then MPI_Imrecv receives it into a new
+   * Buffer of its size. Receives with the same source and tag match messages in call order
+   * (each waits for the one before); others run independently, outside the collectives'
+   * queue.
+   */
+  async recv(source: number, tag = 0): Promise<Buffer> {
+    this.checkLive();
+    const s = checkRank('source', source, this.size);
+    const t = checkTag('tag', tag);
+    const key = `${s}:${t}`;
+    let queue = this.receives.get(key);
+    if (!queue) {
+      queue = new SerialQueue(this.stop.signal, () => this.receives.delete(key));
+      this.receives.set(key, queue);
+    }
+    this.pointToPoint++;
+    return queue
+      .run(async () => {
+        let matched: ReturnType<NativeAddon['improbeRecv']> = null;
+        const probe = (): boolean =>
+          (matched ??= this.native.improbeRecv(this.handle, s, t)) !== null;
+        await this.wait({ test: probe });
+        const { request, data } = matched as unknown as { request: NativeRequest; data: Buffer };
+        await this.wait(request);
+        return data;
+      })
+      .finally(() => {
+        this.pointToPoint--;
+      });
+  }
+
+  /**
+   * Gives up on this communicator after a failure elsewhere (e.g. another rank of a gang
+   * threw): every async operation in flight or queued rejects with `reason`, polling
+   * stops, and every later call rejects (async) or throws (sync) `reason`. Nothing is
+   * cancelled in MPI (it cannot cancel a collective): operations in flight stay pending
+   * with their memory referenced for ever, and the communicator is never freed. The first
+   * reason wins; later calls of abandon() do nothing.
+   */
+  abandon(reason: Error): void {
+    if (!(reason instanceof Error)) {
+      throw new TypeError(`reason must be an Error, got ${typeof reason}`);
+    }
+    if (!this.stop.signal.aborted) this.stop.abort(reason);
+  }
+
+  /**
+   * Releases a communicator made by split() or createGroup(); collective over its ranks.
+   * Not while any of its async operations is unsettled, nor once abandoned.
+   */
   free(): void {
     if (this.handle === 0) throw new RangeError('the world communicator cannot be freed');
     this.checkLive();
     this.checkIdle('free');
+    if (this.pointToPoint > 0) {
+      throw new ClusterError(
+        'ERR_MPI',
+        `free() called while ${this.pointToPoint} send(s)/recv(s) on this communicator are ` +
+          `still running; await them first`,
+      );
+    }
     this.native.free(this.handle);
     this.freed = true;
   }
@@ -158,9 +347,34 @@ export class Communicator {
     return { buffer: checkRootBytes('data', data, this.rank === r) };
   }
 
-  private layout(lengths: Buffer): ReturnType<typeof gatherLayout> {
+  private layout(lengths: Buffer, operation?: string): ReturnType<typeof gatherLayout> {
     const values = Array.from({ length: this.size }, (_, i) => decodeLength(lengths, i));
-    return gatherLayout(values);
+    return gatherLayout(values, operation);
+  }
+
+  /** allreduce (root null) and reduce: validate now, run queued. */
+  private async reduceTo(
+    data: unknown,
+    op: unknown,
+    root: unknown,
+    out: unknown,
+  ): Promise<number | ReducibleArray | null> {
+    this.checkLive();
+    const opNumber = checkOp(op);
+    const r = root === null ? null : checkRank('root', root, this.size);
+    const { send, out: given, scalar } = checkReduceOperands(data, out);
+    const gets = r === null || r === this.rank;
+    return this.enqueue(async () => {
+      const recv = gets ? (given ?? allocLike(send)) : null;
+      const call = { native: this.native, comm: this.handle, op: opNumber, root: r };
+      await reduceInChunks(call, send, recv, (request) => this.wait(request));
+      if (recv === null) return null;
+      return scalar ? (recv[0] as number) : recv;
+    });
+  }
+
+  private wait(request: NativeRequest): Promise<void> {
+    return waitFor(request, this.stop.signal);
   }
 
   private blocks(recv: Buffer, layout: ReturnType<typeof gatherLayout>): Buffer[] {
@@ -170,6 +384,7 @@ export class Communicator {
   }
 
   private checkLive(): void {
+    if (this.stop.signal.aborted) throw this.stop.signal.reason;
     if (this.freed) {
       throw new ClusterError('ERR_MPI', `communicator ${this.handle} has been freed`);
     }
@@ -178,21 +393,17 @@ export class Communicator {
   // A blocking collective issued while an async one is still queued would be matched
   // against the wrong operation on the other ranks.
   private checkIdle(operation: string): void {
-    if (this.pending > 0) {
+    const pending = this.collectives.pending;
+    if (pending > 0) {
       throw new ClusterError(
         'ERR_MPI',
-        `${operation}() called while ${this.pending} asynchronous collective(s) on this ` +
+        `${operation}() called while ${pending} asynchronous collective(s) on this ` +
           `communicator are still running; await them first`,
       );
     }
   }
 
   private enqueue<T>(operation: () => Promise<T>): Promise<T> {
-    this.pending++;
-    const result = this.queue.then(operation).finally(() => {
-      this.pending--;
-    });
-    this.queue = result.catch(() => undefined);
-    return result;
+    return this.collectives.run(operation);
   }
 }

@@ -27,6 +27,8 @@ export {
 export type { Flavour, InitOptions, ThreadLevel };
 export type { LauncherMismatch, LoadedMpi } from './mismatch';
 export { planChunks, gatherLayout, MAX_CHUNK, INT_MAX } from './chunks';
+export { MAX_TAG } from './args';
+export { REDUCE_OPS, type ReduceOp, type ReducibleArray } from './reduce-args';
 
 let provided: ThreadLevel | undefined;
 let worldComm: Communicator | undefined;

@@ -4,6 +4,7 @@
  * wrappers in this folder do that before calling in.
  */
 import type { ErrorCode } from '../errors';
+import type { ReducibleArray } from './reduce-args';
 
 /** A pending nonblocking operation; it keeps its buffers alive until test() returns true. */
 export interface NativeRequest {
@@ -54,4 +55,46 @@ export interface NativeAddon {
     counts: Int32Array,
     displs: Int32Array,
   ): NativeRequest;
+
+  /** MPI_Igatherv to root; recv, counts and displs are only read on root. */
+  igatherv(
+    comm: number,
+    send: Buffer,
+    recv: Buffer,
+    counts: Int32Array,
+    displs: Int32Array,
+    root: number,
+  ): NativeRequest;
+
+  /**
+   * MPI_Comm_create_group of `ranks` of comm (new rank i = ranks[i]), blocking and
+   * collective over those ranks only; returns the new handle. The caller must be listed.
+   */
+  createGroup(comm: number, ranks: Int32Array, tag: number): number;
+
+  /**
+   * Element-wise MPI_Iallreduce of send into recv: same element type and length
+   * (<= INT_MAX elements); op is an index into REDUCE_OPS. Neither array is copied.
+   */
+  iallreduce(comm: number, send: ReducibleArray, recv: ReducibleArray, op: number): NativeRequest;
+  /** MPI_Ireduce; recv is required on root and may be null elsewhere. */
+  ireduce(
+    comm: number,
+    send: ReducibleArray,
+    recv: ReducibleArray | null,
+    op: number,
+    root: number,
+  ): NativeRequest;
+
+  /** MPI_Isend of data's bytes (<= INT_MAX). */
+  isend(comm: number, data: Buffer, dest: number, tag: number): NativeRequest;
+  /**
+   * MPI_Improbe for a message from source with tag: null when none is there yet; else the
+   * message is matched and MPI_Imrecv into `data` (a new Buffer of its size) has started.
+   */
+  improbeRecv(
+    comm: number,
+    source: number,
+    tag: number,
+  ): { request: NativeRequest; data: Buffer } | null;
 }

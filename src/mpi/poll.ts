@@ -25,28 +25,52 @@ export function pollDelay(attempt: number): number {
  * Neither Open MPI nor MPICH progresses without calls into it, and a thread blocked in
  * MPI_Wait busy-spins a core (both default to polling), which starves the other ranks on
  * an oversubscribed node and would block the event loop.
+ *
+ * When `signal` aborts, the promise rejects with its reason at once and polling stops. The
+ * MPI operation itself goes on (MPI cannot cancel a collective); the native request keeps
+ * itself and its buffers alive until it completes, so memory MPI may still write is never
+ * released (if it never completes, never).
  */
-export function waitFor(request: NativeRequest): Promise<void> {
+export function waitFor(request: NativeRequest, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
     let attempt = 0;
+    let cancel = (): void => undefined;
+    const onAbort = (): void => {
+      cancel();
+      reject(signal?.reason);
+    };
+    const settle = (outcome: () => void): void => {
+      signal?.removeEventListener('abort', onAbort);
+      outcome();
+    };
     const poll = (): void => {
       const started = process.hrtime.bigint();
       let done: boolean;
       try {
         done = request.test();
       } catch (error) {
-        reject(error);
+        settle(() => reject(error));
         return;
       }
       if (done) {
-        resolve();
+        settle(resolve);
         return;
       }
       if (process.hrtime.bigint() - started > BUSY_TEST_NS) attempt = 0;
       const delay = pollDelay(attempt++);
-      if (delay < 0) setImmediate(poll);
-      else setTimeout(poll, delay);
+      if (delay < 0) {
+        const immediate = setImmediate(poll);
+        cancel = () => clearImmediate(immediate);
+      } else {
+        const timer = setTimeout(poll, delay);
+        cancel = () => clearTimeout(timer);
+      }
     };
+    signal?.addEventListener('abort', onAbort, { once: true });
     poll();
   });
 }
