@@ -21,6 +21,7 @@ import {
 } from './chunks';
 import type { NativeAddon, NativeRequest } from './native';
 import { waitFor } from './poll';
+import { PointToPoint } from './p2p';
 import { SerialQueue } from './queue';
 import { reduceInChunks } from './reduce';
 import {
@@ -47,10 +48,7 @@ export class Communicator {
   /** Aborted by abandon(): stops every wait and rejects what is queued. */
   private readonly stop = new AbortController();
   private readonly collectives = new SerialQueue(this.stop.signal);
-  /** One queue per "source:tag", so that receives match messages in call order. */
-  private readonly receives = new Map<string, SerialQueue>();
-  /** Sends and receives not yet settled. */
-  private pointToPoint = 0;
+  private readonly messages: PointToPoint;
 
   /** @internal Use world() or split(). */
   constructor(
@@ -62,6 +60,7 @@ export class Communicator {
     this.size = native.size(handle);
     // Every concurrent send and receive listens for abandon(); no leak warning at 11.
     setMaxListeners(0, this.stop.signal);
+    this.messages = new PointToPoint(native, handle, this.stop.signal, (r) => this.wait(r));
   }
 
   /**
@@ -253,12 +252,7 @@ export class Communicator {
         `data is ${bytes.length} bytes; one message holds at most INT_MAX = ${INT_MAX} bytes`,
       );
     }
-    this.pointToPoint++;
-    try {
-      await this.wait(this.native.isend(this.handle, bytes, d, t));
-    } finally {
-      this.pointToPoint--;
-    }
+    return this.messages.send(bytes, d, t);
   }
 
   /**
@@ -272,26 +266,7 @@ export class Communicator {
     this.checkLive();
     const s = checkRank('source', source, this.size);
     const t = checkTag('tag', tag);
-    const key = `${s}:${t}`;
-    let queue = this.receives.get(key);
-    if (!queue) {
-      queue = new SerialQueue(this.stop.signal, () => this.receives.delete(key));
-      this.receives.set(key, queue);
-    }
-    this.pointToPoint++;
-    return queue
-      .run(async () => {
-        let matched: ReturnType<NativeAddon['improbeRecv']> = null;
-        const probe = (): boolean =>
-          (matched ??= this.native.improbeRecv(this.handle, s, t)) !== null;
-        await this.wait({ test: probe });
-        const { request, data } = matched as unknown as { request: NativeRequest; data: Buffer };
-        await this.wait(request);
-        return data;
-      })
-      .finally(() => {
-        this.pointToPoint--;
-      });
+    return this.messages.recv(s, t);
   }
 
   /**
@@ -317,10 +292,10 @@ export class Communicator {
     if (this.handle === 0) throw new RangeError('the world communicator cannot be freed');
     this.checkLive();
     this.checkIdle('free');
-    if (this.pointToPoint > 0) {
+    if (this.messages.pending > 0) {
       throw new ClusterError(
         'ERR_MPI',
-        `free() called while ${this.pointToPoint} send(s)/recv(s) on this communicator are ` +
+        `free() called while ${this.messages.pending} send(s)/recv(s) on this communicator are ` +
           `still running; await them first`,
       );
     }
