@@ -93,8 +93,8 @@ describeFlavours('group communicators and gang operations under mpirun -np 4', (
       [1, 3, 6],
       [2, 3, 6],
     ]);
-    // Rank 0 slept 300 ms before its barrier; the group did not wait for it.
-    for (const r of results.slice(1)) expect(r.triple!.ms).toBeLessThan(250);
+    // Rank 0 slept 1000 ms before its barrier; the group did not wait for it.
+    for (const r of results.slice(1)) expect(r.triple!.ms).toBeLessThan(700);
   });
 
   test('64 MiB Float64Array allreduce, plain and on SharedArrayBuffers with out', () => {
@@ -151,11 +151,12 @@ describeFlavours('group communicators and gang operations under mpirun -np 4', (
     }
   });
 
-  test('abandon rejects the operation in flight, the queued one and every later call', () => {
+  test('abandon rejects the operations in flight (a collective, a receive), the queued one and every later call', () => {
     const a = results[0].abandon!;
     expect(a).toMatchObject({
       first: 'reason',
       queued: 'reason',
+      probing: 'reason',
       later: 'reason',
       laterRecv: 'reason',
       free: 'reason',
