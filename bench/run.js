@@ -155,6 +155,7 @@ async function main() {
   if (!extra.includes('--no-mpi')) {
     const mpi = require('./mpi');
     rows.push(...(await mpi()));
+    rows.push(...(await require('./gangs')()));
   }
   console.log('\n| measure | mpi-cluster | target | floor / peer |\n|---|---|---|---|');
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);

@@ -32,7 +32,12 @@ export type ErrorCode =
   | 'ERR_JOB_FAILED'
   | 'ERR_NO_GPU'
   | 'ERR_SPILL'
-  | 'ERR_TASK_MEMORY';
+  | 'ERR_TASK_MEMORY'
+  /** Gang tasks (issue 21): no worker is an MPI rank of a job; more ranks than the job has. */
+  | 'ERR_GANG_NO_MPI'
+  | 'ERR_GANG_TOO_LARGE'
+  /** A gang's communicator after another member failed or the task was cancelled. */
+  | 'ERR_GANG_ABANDONED';
 
 export class ClusterError extends Error {
   readonly code: ErrorCode;

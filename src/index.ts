@@ -42,6 +42,8 @@ export {
 } from './jobqueue';
 export { Scheduler, type SchedulerOptions } from './scheduler';
 export { Worker, type WorkerOptions } from './worker';
+export type { GangComm } from './worker/gang-comm';
+export type { NumericArray, ReduceOp } from './worker/gang-messages';
 export { ClusterError, OptionError, type ErrorCode } from './errors';
 export type { SchedulerInfo, WorkerInfo } from './protocol';
 export {

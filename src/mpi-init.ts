@@ -130,7 +130,7 @@ async function runFileMode(o: Opts): Promise<void> {
       `mpi-init: rank ${comm.rank} on ${os.hostname()}: [${(err as { code?: string }).code ?? 'ERR_BOOTSTRAP'}] ${(err as Error).message}`,
     );
   const init = initOptions(o);
-  const { hosts, host } = await hostsOf(comm, o.interface);
+  const { hosts, host, job } = await hostsOf(comm, o.interface);
   // Workers of a scheduler outside this job take its address and keys from the file.
   const outside = o.scheduler
     ? undefined
@@ -145,7 +145,7 @@ async function runFileMode(o: Opts): Promise<void> {
   if (comm.rank === plan.schedulerRank) log.debug(`mpi-init: ranks ${describePlacement(plan)}`);
   const rank = await startRank(
     rankSetup(comm, plan, init, host, { schedulerFile: file, outside }),
-    hosts,
+    { hosts, job },
   ).catch(abort);
   const started = rank.started!;
   onSignals(

@@ -167,10 +167,10 @@ async function run(o: InitializeOptions): Promise<Client | null> {
   const exit = o.exit ?? true;
   const timeout =
     o.timeout === undefined ? 60_000 : parseDuration(o.timeout, { name: 'timeout', unit: 'ms' });
-  const { hosts, host } = await hostsOf(comm, o.interface);
+  const { hosts, host, job } = await hostsOf(comm, o.interface);
   if (comm.rank === plan.schedulerRank) log.debug(`initialize: ranks ${describePlacement(plan)}`);
-  const rank = await startRank(rankSetup(comm, plan, o, host), hosts).catch((err: unknown) =>
-    abortJob(comm, err),
+  const rank = await startRank(rankSetup(comm, plan, o, host), { hosts, job }).catch(
+    (err: unknown) => abortJob(comm, err),
   );
 
   if (!rank.roles.includes('client')) {

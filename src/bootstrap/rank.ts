@@ -3,6 +3,7 @@
  * process, or a child when it is the client's rank), on which GPU, and the join (scheduler address
  * and keys) that the scheduler's rank broadcasts to all.
  */
+import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { launcherLocalRank, pinGpu } from '../cluster/gpus';
 import { log } from '../log';
@@ -37,12 +38,26 @@ export interface Rank {
   hosts: string[];
 }
 
-/** Each rank's host, and the address every rank binds when no interface was chosen. */
+/** What every rank learns of the job in its first collective. */
+export interface JobView {
+  /** The hosts of every rank, by rank. */
+  hosts: string[];
+  /**
+   * The job's id: rank 0's random token, the same on every rank and different in another job (a
+   * scheduler outside the job may have workers of several: they never share a gang task).
+   */
+  job: string;
+}
+
+/** Each rank's host, the job's id, and the address every rank binds when no interface was chosen. */
 export async function hostsOf(
   comm: Communicator,
   iface: string | undefined,
-): Promise<{ hosts: string[]; host: string | undefined }> {
-  const hosts = (await comm.allgather(Buffer.from(os.hostname()))).map((b) => b.toString());
+): Promise<JobView & { host: string | undefined }> {
+  const mine = Buffer.from(`${randomBytes(8).toString('hex')} ${os.hostname()}`);
+  const seen = (await comm.allgather(mine)).map((b) => b.toString());
+  const hosts = seen.map((s) => s.slice(s.indexOf(' ') + 1));
+  const job = seen[0].slice(0, seen[0].indexOf(' '));
   // Without an interface: loopback when the whole job is on one host, else the primary address.
   const oneHost = hosts.every((h) => h === hosts[0]);
   const host = iface ? undefined : oneHost ? '127.0.0.1' : hostFor({});
@@ -51,7 +66,7 @@ export async function hostsOf(
       `no interface given and the job spans ${new Set(hosts).size} hosts: the scheduler binds its host's primary address (rank 0: ${host}), workers the address that routes to it; pass { interface: 'ib0' } (--interface ib0) to choose the network`,
     );
   }
-  return { hosts, host };
+  return { hosts, host, job };
 }
 
 /** The ranks before `rank` on its host: its node-local rank, as launchers number them. */
@@ -60,11 +75,15 @@ function countedLocalRank(rank: number, hosts: string[]): number {
 }
 
 /** Starts this rank's scheduler and worker roles; the scheduler's rank broadcasts the join. */
-export async function startRank(setup: RankSetup, hosts: string[]): Promise<Rank> {
+export async function startRank(setup: RankSetup, { hosts, job }: JobView): Promise<Rank> {
   const { comm, plan } = setup;
   const roles = rolesOf(plan, comm.rank);
+  // A worker in the rank's own process can be a gang member (issue 21); one in the client rank's
+  // child process is not an MPI process of the job.
   const start = (spec: RoleSpec) =>
-    roles.includes('client') ? startInChild(spec) : startHere(spec);
+    roles.includes('client')
+      ? startInChild(spec)
+      : startHere(spec, spec.worker ? { comm, job } : undefined);
   const workerSpec = (join: Join | null): RoleSpec => {
     const spec: RoleSpec = {};
     if (!roles.includes('worker')) return spec;

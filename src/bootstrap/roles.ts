@@ -11,6 +11,7 @@ import { parseKeys, type ClusterKeys, type Security } from '../net/security';
 import { distFile } from '../paths';
 import { FATAL_EXIT_CODE, Scheduler, type SchedulerOptions } from '../scheduler/server';
 import { Worker, type WorkerOptions } from '../worker';
+import type { WorkerMpi } from '../worker/gang';
 
 /** What a scheduler's rank tells every rank over MPI: its address and the cluster's keys. */
 export interface Join {
@@ -60,8 +61,11 @@ function joinOf(s: Scheduler): Join {
   return { address: s.address, security: s.keys ?? false };
 }
 
-/** Starts the roles in this process: the scheduler first, then the worker. */
-export async function startHere(spec: RoleSpec): Promise<Started> {
+/**
+ * Starts the roles in this process: the scheduler first, then the worker (with `mpi`, an MPI
+ * process of the job that can be a gang member).
+ */
+export async function startHere(spec: RoleSpec, mpi?: WorkerMpi): Promise<Started> {
   let scheduler: Scheduler | undefined;
   let worker: Worker | undefined;
   // A broken invariant (a bug) ends the rank loudly: exit 70, so the launcher ends the job.
@@ -72,7 +76,7 @@ export async function startHere(spec: RoleSpec): Promise<Started> {
     // A worker of the scheduler started with it has that scheduler's keys.
     const security = spec.worker.scheduler ? spec.worker.security : (scheduler!.keys ?? false);
     try {
-      worker = await Worker.start({ ...spec.worker, scheduler: address, security });
+      worker = await Worker.start({ ...spec.worker, scheduler: address, security, mpi });
     } catch (err) {
       await scheduler?.close('its worker could not start');
       throw err;

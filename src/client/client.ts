@@ -15,7 +15,17 @@ import { validateTaskOptions, type TaskOptions } from './task-options';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { handshakeRefused, withTimeout } from './handshake';
 import { parseDuration } from '../util/duration';
-import type { Args, ClientOptions, Gathered, MapArgs, Ret, ScatterOptions } from './types';
+import type {
+  Args,
+  ClientOptions,
+  GangArgs,
+  GangFunction,
+  GangMapArgs,
+  Gathered,
+  MapArgs,
+  Ret,
+  ScatterOptions,
+} from './types';
 import { resolveTarget, type ConnectTarget } from './target';
 import { closeClientAtScriptEnd } from '../cluster/script-end';
 
@@ -492,12 +502,18 @@ export class Client implements FutureHost {
     return this.submitWith({}, fn, ...args);
   }
 
-  /** `submit` with per-task options: key, pure, retries, priority, resources, workers. */
-  submitWith<F extends TaskFunction>(
-    options: TaskOptions,
+  /**
+   * `submit` with per-task options: key, pure, retries, priority, resources, workers, and ranks
+   * (a gang task: `fn(comm, ...args)` on that many MPI worker ranks at once; its result is every
+   * rank's return, in rank order).
+   */
+  submitWith<F extends GangFunction>(
+    options: TaskOptions & { ranks: number },
     fn: F,
-    ...args: Args<F>
-  ): Future<Ret<F>> {
+    ...args: GangArgs<F>
+  ): Future<Ret<F>[]>;
+  submitWith<F extends TaskFunction>(options: TaskOptions, fn: F, ...args: Args<F>): Future<Ret<F>>;
+  submitWith(options: TaskOptions, fn: TaskFunction, ...args: unknown[]): Future<unknown> {
     this.checkOpen();
     const opts = validateTaskOptions(options);
     const { id, spec } = fnSpecOf(fn);
@@ -548,13 +564,14 @@ export class Client implements FutureHost {
             workers: opts.workers,
             resources: opts.resources,
             fp,
+            ranks: opts.ranks,
             nf: frames.length,
           },
         },
         frames,
       );
     }
-    return future as Future<Ret<F>>;
+    return future;
   }
 
   /** One task per element; several iterables are zipped (stops at the shortest). */
@@ -562,12 +579,18 @@ export class Client implements FutureHost {
     return this.mapWith({}, fn, ...iterables);
   }
 
-  /** `map` with options for every task (a `key` option becomes a prefix). */
+  /** `map` with options for every task (a `key` option becomes a prefix; `ranks`: gang tasks). */
+  mapWith<F extends GangFunction>(
+    options: TaskOptions & { ranks: number },
+    fn: F,
+    ...iterables: GangMapArgs<F>
+  ): Future<Ret<F>[]>[];
   mapWith<F extends TaskFunction>(
     options: TaskOptions,
     fn: F,
     ...iterables: MapArgs<F>
-  ): Future<Ret<F>>[] {
+  ): Future<Ret<F>>[];
+  mapWith(options: TaskOptions, fn: TaskFunction, ...iterables: unknown[]): Future<unknown>[] {
     const its = iterables as unknown as Iterable<unknown>[];
     if (its.length === 0) throw new OptionError('map needs at least one iterable of arguments');
     its.forEach((it, i) => {
@@ -581,7 +604,7 @@ export class Client implements FutureHost {
     });
     const { key, ...rest } = options;
     return zip(its).map((args, i) =>
-      this.submitWith({ ...rest, key: key ? `${key}-${i}` : undefined }, fn, ...(args as Args<F>)),
+      this.submitWith({ ...rest, key: key ? `${key}-${i}` : undefined }, fn, ...(args as never[])),
     );
   }
 

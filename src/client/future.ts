@@ -11,6 +11,8 @@ const PASSED_THROUGH = new Set([
   'ERR_THREAD_EXITED',
   'ERR_KEY_CONFLICT',
   'ERR_PROTOCOL',
+  'ERR_GANG_NO_MPI',
+  'ERR_GANG_TOO_LARGE',
 ]);
 
 export class TaskError extends ClusterError {

@@ -1,4 +1,4 @@
-import { MAX_RETRIES } from '../protocol/schema';
+import { MAX_RANKS, MAX_RETRIES } from '../protocol/schema';
 import { OptionError } from '../errors';
 
 /** Per-task options, passed with `submitWith(options, fn, ...args)` / `mapWith`. */
@@ -15,6 +15,12 @@ export interface TaskOptions {
   resources?: Record<string, number>;
   /** Worker names, ids, hosts or addresses allowed to run it. */
   workers?: string | string[];
+  /**
+   * A gang task: it runs at once on this many MPI worker ranks, each calling `fn(comm, ...args)`
+   * with a communicator of the gang's own; its result is every rank's return, in rank order.
+   * Only clusters whose workers are MPI ranks of one job (initialize(), mpi-init) run gangs.
+   */
+  ranks?: number;
 }
 
 export interface ResolvedTaskOptions {
@@ -24,9 +30,10 @@ export interface ResolvedTaskOptions {
   priority: number;
   resources?: Record<string, number>;
   workers?: string[];
+  ranks?: number;
 }
 
-const KNOWN = new Set(['key', 'pure', 'retries', 'priority', 'resources', 'workers']);
+const KNOWN = new Set(['key', 'pure', 'retries', 'priority', 'resources', 'workers', 'ranks']);
 
 export function validateTaskOptions(o: TaskOptions): ResolvedTaskOptions {
   if (typeof o !== 'object' || o === null) throw new OptionError('task options must be an object');
@@ -62,5 +69,19 @@ export function validateTaskOptions(o: TaskOptions): ResolvedTaskOptions {
   if (workers && !workers.every((w) => typeof w === 'string')) {
     throw new OptionError('options.workers must be a string or an array of strings');
   }
-  return { key: o.key, pure: o.pure === true, retries, priority, resources: o.resources, workers };
+  if (
+    o.ranks !== undefined &&
+    !(
+      typeof o.ranks === 'number' &&
+      Number.isInteger(o.ranks) &&
+      o.ranks >= 1 &&
+      o.ranks <= MAX_RANKS
+    )
+  ) {
+    throw new OptionError(
+      `options.ranks must be an integer from 1 to ${MAX_RANKS} (the MPI worker ranks the task runs on at once), got ${String(o.ranks)}`,
+    );
+  }
+  const { key, resources, ranks } = o;
+  return { key, pure: o.pure === true, retries, priority, resources, workers, ranks };
 }

@@ -1,6 +1,7 @@
 /** The client's options and the types that give submit, map and gather their shapes. */
 import type { Future } from './future';
 import type { Security } from '../net';
+import type { GangComm } from '../worker/gang-comm';
 
 export interface ClientOptions {
   /** Scheduler address, tcp://host:port. */
@@ -47,6 +48,17 @@ export type Gathered<T> =
         ? { [K in keyof T]: Gathered<T[K]> }
         : T;
 export type Ret<F> = F extends (...args: never[]) => infer R ? Awaited<R> : unknown;
+
+/** A gang task's function: the gang's communicator first, then the task's arguments. */
+export type GangFunction = (comm: GangComm, ...args: never[]) => unknown;
+/** A gang task's arguments: the function's parameters after the communicator. */
+export type GangArgs<F> = F extends (comm: GangComm, ...args: infer A) => unknown
+  ? { [I in keyof A]: Deep<A[I]> }
+  : unknown[];
+/** What map takes for a gang function: one iterable per parameter after the communicator. */
+export type GangMapArgs<F> = F extends (comm: GangComm, ...args: infer A) => unknown
+  ? { [I in keyof A]: Iterable<Deep<A[I]>> }
+  : Iterable<unknown>[];
 
 export interface ScatterOptions {
   /** A copy on every worker (or every one named in `workers`). */

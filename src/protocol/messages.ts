@@ -35,7 +35,7 @@ export interface TaskSpecWire {
   resources?: Record<string, number>;
   /** Fingerprint of function and arguments, sent for explicit keys only (conflict check). */
   fp?: string;
-  /** A gang task (issue 21): it runs at once on this many MPI worker ranks (>= 2). */
+  /** A gang task (issue 21): it runs at once on this many MPI worker ranks (>= 1). */
   ranks?: number;
   nf: number; // frames of the packed arguments
 }

@@ -214,7 +214,10 @@ export function checkOp(op: unknown): string | null {
     if (!Number.isInteger(task.retries) || task.retries < 0 || task.retries > MAX_RETRIES) {
       return `submit.task.retries should be an integer from 0 to ${MAX_RETRIES}`;
     }
-    if (task.ranks !== undefined && !(Number.isInteger(task.ranks) && task.ranks >= 1 && task.ranks <= MAX_RANKS)) {
+    if (
+      task.ranks !== undefined &&
+      !(Number.isInteger(task.ranks) && task.ranks >= 1 && task.ranks <= MAX_RANKS)
+    ) {
       return `submit.task.ranks should be an integer from 1 to ${MAX_RANKS}`;
     }
   }

@@ -205,7 +205,7 @@ export class SchedulerCore<P> {
     if (t.fingerprint !== undefined) ts.fingerprint = t.fingerprint;
     if (t.workers && t.workers.length > 0) ts.workers = t.workers;
     if (t.resources && Object.keys(t.resources).length > 0) ts.resources = t.resources;
-    if (t.ranks !== undefined && t.ranks > 1) ts.ranks = t.ranks;
+    if (t.ranks !== undefined && t.ranks >= 1) ts.ranks = t.ranks;
     ts.wantedBy.add(client);
     for (const depKey of t.deps) {
       // A new task can only close a cycle through itself: every dependency exists before it.

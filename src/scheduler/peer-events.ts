@@ -23,6 +23,8 @@ export function workerJoin(w: WorkerInfoWire, now: number): Event {
       pid: w.pid,
       localDirectory: w.localDirectory,
       resources: w.resources,
+      // Only the fields the gang placement reads (checked on receipt, schema.ts).
+      mpi: w.mpi && { rank: w.mpi.rank, size: w.mpi.size, job: w.mpi.job },
     },
     now,
   };
@@ -47,6 +49,7 @@ export function submitted(
         workers: t.workers,
         resources: t.resources,
         fingerprint: t.fp,
+        ranks: t.ranks,
         payload: { fn: t.fn, spec, frames },
       },
     ],

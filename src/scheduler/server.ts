@@ -539,7 +539,14 @@ export class Scheduler {
         const deps = a.deps;
         this.outbox.post(
           a.worker,
-          { t: 'compute', key: a.key, fn: a.payload.fn, deps, nf: a.payload.frames.length },
+          {
+            t: 'compute',
+            key: a.key,
+            fn: a.payload.fn,
+            deps,
+            nf: a.payload.frames.length,
+            ...(a.gang ? { gang: a.gang } : {}),
+          },
           a.payload.frames,
         );
         return;

@@ -15,7 +15,7 @@ export interface SubmittedTask<P> {
   /** What the task computes (function and arguments), for explicit keys: a resubmission of the key
    * with another fingerprint is a conflict. Absent for generated and content-hashed keys. */
   fingerprint?: string;
-  /** A gang task (issue 21): runs at once on this many MPI worker ranks (gangs.ts); absent: 1. */
+  /** A gang task (issue 21): runs at once on this many MPI worker ranks (gangs.ts); absent: an ordinary task. */
   ranks?: number;
   payload: P;
 }
@@ -54,7 +54,7 @@ export interface TaskState<P> {
   /** The restriction signature (its heap in the ready queue), computed when first queued. */
   signature?: string;
   fingerprint?: string;
-  /** A gang task's size (>= 2); absent for ordinary tasks. */
+  /** A gang task's size (>= 1: one rank still gets a communicator); absent for ordinary tasks. */
   ranks?: number;
   /**
    * While a gang task is processing: its members' worker ids in gang order. The first is

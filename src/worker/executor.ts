@@ -7,6 +7,7 @@ import { pack, unpack, type FnSpec } from '../protocol';
 import { compileFn, taskStack } from './functions';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import type { ThreadResult, ThreadTask } from './thread-messages';
+import { ThreadComm } from './gang-comm';
 
 type TaskFn = (...args: unknown[]) => unknown;
 
@@ -26,6 +27,24 @@ function errorInfo(err: unknown, fn?: TaskFn): ThreadResult['error'] {
   return { name: 'Error', message: `task threw a non-Error value: ${String(err)}` };
 }
 
+const seconds = (start: number): number => (performance.now() - start) / 1000;
+
+/**
+ * A gang member's part: `fn(comm, ...args)`, then every rank's return goes to gang rank 0, whose
+ * task result is the array of them in rank order. An error names the gang rank it came from.
+ */
+async function gangRun(comm: ThreadComm, fn: TaskFn, args: unknown[]): Promise<unknown> {
+  let mine: unknown;
+  try {
+    mine = await fn(comm, ...args);
+  } catch (err) {
+    if (err instanceof Error)
+      err.message = `gang rank ${comm.rank} of ${comm.size}: ${err.message}`;
+    throw err;
+  }
+  return comm.gather(mine, 0);
+}
+
 async function run(t: ThreadTask): Promise<{ result: ThreadResult; transfer: ArrayBuffer[] }> {
   const start = performance.now();
   let fn: TaskFn | undefined;
@@ -40,7 +59,17 @@ async function run(t: ThreadTask): Promise<{ result: ThreadResult; transfer: Arr
     const depValues = new Map<string, unknown>();
     for (const [k, frames] of t.deps) depValues.set(k, unpack(frames));
     const args = unpack(t.args, (k) => depValues.get(k)) as unknown[];
-    const value = await fn(...args);
+    let value: unknown;
+    if (t.gang) {
+      const comm = new ThreadComm(t.gang.port, t.gang.rank, t.gang.size);
+      try {
+        value = await gangRun(comm, fn, args);
+      } finally {
+        comm.close();
+      }
+      if (comm.rank !== 0)
+        return { result: { key: t.key, duration: seconds(start), part: true }, transfer: [] };
+    } else value = await fn(...args);
     const frames = pack(value);
     // Large results move to the main thread without a copy: their memory is transferred (a
     // structured clone of a view would copy its whole backing store once per frame).

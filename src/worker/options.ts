@@ -1,4 +1,5 @@
 import type { Security } from '../net/security';
+import type { WorkerMpi } from './gang';
 import * as os from 'node:os';
 import { OptionError } from '../errors';
 import { resolveThresholds, type MemoryThresholds } from './memory';
@@ -38,6 +39,11 @@ export interface WorkerOptions {
   heartbeatInterval?: number;
   /** The cluster's keys, or false (no security); absent: taken from MPI_CLUSTER_KEYS. */
   security?: Security;
+  /**
+   * @internal Set by initialize()/mpi-init for a worker in an MPI rank's own process: the
+   * cluster's communicator and the job's id. Such a worker can be a member of gang tasks.
+   */
+  mpi?: WorkerMpi;
 }
 
 /**
@@ -120,6 +126,7 @@ export function resolveWorkerOptions(
     | 'security'
     | 'lifetime'
     | 'memoryThresholds'
+    | 'mpi'
   >
 > &
   WorkerOptions & { memoryLimit: number; memoryThresholds: MemoryThresholds } {

@@ -1,8 +1,9 @@
 import * as path from 'node:path';
-import { Worker as Thread } from 'node:worker_threads';
+import { Worker as Thread, type TransferListItem } from 'node:worker_threads';
 import type { FnSpec } from '../protocol';
 import { log } from '../log';
 import type { ThreadResult, ThreadTask } from './thread-messages';
+import type { GangSeat } from './gang-messages';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 
 interface Slot {
@@ -25,8 +26,10 @@ export interface PoolTask {
   spec: FnSpec;
   args: Buffer[];
   deps: [string, Buffer[]][];
-  /** Run in a batch of its own: it was in a batch whose thread died. */
+  /** Run in a batch of its own: it was in a batch whose thread died, or it is a gang's member. */
   alone?: boolean;
+  /** A gang member's seat (gang.ts); its port moves to the thread with it. */
+  gang?: { seat: GangSeat; transfer: TransferListItem[] };
 }
 
 /** How a run ended: the thread's answer, or the death of the thread that ran it. */
@@ -205,17 +208,20 @@ export class ThreadPool {
         if (this.ready[i].alone) n = i;
       }
       slot.inFlight = this.ready.splice(0, n);
+      const transfer: TransferListItem[] = [];
       const batch: ThreadTask[] = slot.inFlight.map((t) => {
         const first = !slot.fns.use(t.fnId, true);
+        if (t.gang) transfer.push(...t.gang.transfer);
         return {
           key: t.key,
           fnId: t.fnId,
           spec: first ? t.spec : undefined,
           args: t.args,
           deps: t.deps,
+          gang: t.gang?.seat,
         };
       });
-      slot.thread.postMessage(batch);
+      slot.thread.postMessage(batch, transfer);
     }
   }
 

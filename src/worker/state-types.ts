@@ -21,7 +21,7 @@ export interface WorkerTask<P> {
   waitingOn: Set<string>;
   /** The current run's id (-1 before it is handed to the pool). */
   run: number;
-  /** A compute that came while the old run's thread was being terminated: it starts after. */
+  /** A compute that came while the old run was being stopped (terminated, or a gang's cancelled): it starts after. */
   next: { payload: P; deps: DepLocation[] } | null;
   /** Arrival order: tasks whose inputs come together run in this order. */
   seq: number;
@@ -60,8 +60,12 @@ interface Stimulus {
 }
 
 export type WorkerEvent<P, D> = Stimulus &
+  /**
+   * `fresh`: never take over a cancelled run of the key still going here (a gang task's new
+   * attempt: the old run's communicator was abandoned, so its result is not this one's).
+   */
   (
-    | { type: 'compute'; key: string; payload: P; deps: DepLocation[] }
+    | { type: 'compute'; key: string; payload: P; deps: DepLocation[]; fresh?: boolean }
     | { type: 'cancel-compute'; keys: string[] }
     | { type: 'free-keys'; keys: string[] }
     | { type: 'acquire-replicas'; deps: DepLocation[] }
@@ -71,6 +75,8 @@ export type WorkerEvent<P, D> = Stimulus &
     | { type: 'fetch-failed'; holder: string; keys: string[]; reason: string }
     | { type: 'task-result'; key: string; run: number; value: D; nbytes: number; duration: number }
     | { type: 'task-error'; key: string; run: number; error: RemoteError; duration: number }
+    /** A gang member other than rank 0 ended its part: nothing to keep or report (issue 21). */
+    | { type: 'task-part'; key: string; run: number }
     /** The thread running `run` died (or was terminated); the run is lost. */
     | { type: 'thread-died'; key: string; run: number; reason: string }
     /** The pool dropped `run` before it started (after cancel-run). */

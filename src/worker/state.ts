@@ -79,7 +79,7 @@ export class WorkerState<P, D> {
   private apply(ev: WorkerEvent<P, D>): void {
     switch (ev.type) {
       case 'compute':
-        return this.compute(ev.key, ev.payload, ev.deps);
+        return this.compute(ev.key, ev.payload, ev.deps, ev.fresh);
       case 'cancel-compute':
         for (const key of ev.keys) this.cancel(key);
         return;
@@ -105,6 +105,8 @@ export class WorkerState<P, D> {
         return this.ended(ev.run, { value: ev.value, nbytes: ev.nbytes }, null, ev.duration);
       case 'task-error':
         return this.ended(ev.run, null, ev.error, ev.duration);
+      case 'task-part':
+        return this.ended(ev.run, null, null, 0, true);
       case 'thread-died':
         return this.ended(ev.run, null, threadExited(ev.reason), 0);
       case 'run-dropped':
@@ -121,14 +123,14 @@ export class WorkerState<P, D> {
 
   // ---------------------------------------------------------------- tasks
 
-  private compute(key: string, payload: P, deps: DepLocation[]): void {
+  private compute(key: string, payload: P, deps: DepLocation[], fresh = false): void {
     const t = this.tasks.get(key);
     if (t) {
       // The run of a task cancelled a moment ago goes on: its result is this compute's.
-      if (t.state === 'cancelled') this.move(t, 'executing');
-      else if (t.state === 'terminating') {
+      if (t.state === 'cancelled' && !fresh) this.move(t, 'executing');
+      else if (t.state === 'terminating' || t.state === 'cancelled') {
         t.next = { payload, deps };
-        this.record(key, 'terminating', 'terminating');
+        this.record(key, t.state, t.state);
       }
       return; // waiting or executing: a repeat of a compute already here
     }
@@ -211,21 +213,28 @@ export class WorkerState<P, D> {
     if (t.state === 'executing') {
       this.move(t, 'cancelled');
       this.out.push({ type: 'cancel-run', key, run: t.run, graceMs: CANCEL_GRACE_MS });
-    } else if (t.state === 'terminating' && t.next) {
+    } else if ((t.state === 'terminating' || t.state === 'cancelled') && t.next) {
       t.next = null;
-      this.record(key, 'terminating', 'terminating');
+      this.record(key, t.state, t.state);
     }
   }
 
   /** A run ended: with a value, an error, or neither (dropped before it started). */
-  private ended(run: number, stored: Stored<D> | null, error: RemoteError | null, dt: number) {
+  private ended(
+    run: number,
+    stored: Stored<D> | null,
+    error: RemoteError | null,
+    dt: number,
+    part = false,
+  ) {
     const t = this.taskOfRun(run);
     if (!t) return; // a run already accounted for
     this.runs.delete(run);
     this.tasks.delete(t.key);
     const next = t.next;
     const wanted = t.state === 'executing' || (next !== null && error === null && stored !== null);
-    if (!wanted) {
+    // A gang member's part went to gang rank 0, which reports the task: nothing is kept here.
+    if (!wanted || part) {
       this.record(t.key, t.state, 'forgotten');
       if (next) this.compute(t.key, next.payload, next.deps);
       return;
@@ -385,7 +394,10 @@ export class WorkerState<P, D> {
         if (this.runs.get(t.run) !== t.key) fail(`${t.key} (${t.state}) has no run ${t.run}`);
         if (t.waitingOn.size > 0) fail(`${t.key} (${t.state}) still waits on inputs`);
       }
-      if (t.next && t.state !== 'terminating') fail(`${t.key} (${t.state}) has a next compute`);
+      // A next compute waits for a run being stopped: terminated, or (a gang's) cancelled.
+      if (t.next && t.state !== 'terminating' && t.state !== 'cancelled') {
+        fail(`${t.key} (${t.state}) has a next compute`);
+      }
     }
     for (const dep of this.deps.values()) {
       if (dep.state !== 'flight') fail(`${dep.key} left in ${dep.state} between events`);

@@ -1,4 +1,5 @@
 import type { FnSpec, RemoteError } from '../protocol';
+import type { GangSeat } from './gang-messages';
 
 /** Main thread -> executor thread. */
 export interface ThreadTask {
@@ -8,6 +9,8 @@ export interface ThreadTask {
   spec?: FnSpec;
   args: Uint8Array[];
   deps: [string, Uint8Array[]][];
+  /** A gang task's member: its port to the main thread's MPI calls, and its rank (gang.ts). */
+  gang?: GangSeat;
 }
 
 /** Executor thread -> main thread. */
@@ -16,4 +19,6 @@ export interface ThreadResult {
   frames?: Uint8Array[];
   error?: RemoteError;
   duration: number;
+  /** A gang member other than rank 0 ended its part: its value went to rank 0, none is kept here. */
+  part?: true;
 }

@@ -17,7 +17,7 @@ import {
   workerHost,
   type ClusterKeys,
 } from '../net';
-import { decode, packedBytes, type Envelope, type FnSpec } from '../protocol';
+import { decode, packedBytes, type Envelope, type FnSpec, type GangWire } from '../protocol';
 import { createWorkerDirectory, defaultWorkerParent } from './directory';
 import { MEMORY_EXIT, NANNY_ENV, resolveWorkerOptions, type WorkerOptions } from './options';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
@@ -28,6 +28,7 @@ import { heapCapMb } from './memory';
 import { sameOrNew } from '../protocol/schema';
 import { WorkerState } from './state';
 import type { WorkerAction, WorkerEvent } from './state-types';
+import { GangRuntime } from './gang';
 
 /** Results up to this size ride along with task-finished so clients get them in one hop. */
 const INLINE_LIMIT = 16 * 1024;
@@ -46,6 +47,9 @@ interface Payload {
   /** Taken from the cache when the compute arrived (null: never defined here). */
   spec: FnSpec | null;
   args: Buffer[];
+  /** A gang task's member (issue 21), and why this worker cannot be one when it cannot. */
+  gang?: GangWire;
+  gangError?: string;
 }
 
 type Event = WorkerEvent<Payload, Held>;
@@ -82,6 +86,8 @@ export class Worker {
   private readonly schedOut: Outbox;
   private readonly dataOut: Outbox;
   private pool!: ThreadPool;
+  /** The gangs this worker is in (set when it is an MPI rank's own process). */
+  private readonly gangs: GangRuntime | null;
   private heartbeat: NodeJS.Timeout | undefined;
   private lifetimeTimers: NodeJS.Timeout[] = [];
   private lastHeard = Date.now();
@@ -114,6 +120,7 @@ export class Worker {
     this.peers = new PeerPool(`worker ${this.name}`, keys);
     this.schedOut = new Outbox(toScheduler, false, `worker ${this.name}`);
     this.dataOut = new Outbox(dataSocket, true, `worker ${this.name} data`);
+    this.gangs = options.mpi ? new GangRuntime(options.mpi) : null;
   }
 
   static async start(options: WorkerOptions): Promise<Worker> {
@@ -176,6 +183,7 @@ export class Worker {
         pid: process.pid,
         localDirectory,
         resources: options.resources,
+        mpi: w.gangs?.wire,
       },
     });
     w.heartbeat = setInterval(() => w.beat(), w.options.heartbeatInterval);
@@ -339,9 +347,31 @@ export class Worker {
           return;
         }
         const task: PoolTask = { run: a.run, key: a.key, fnId: fn, spec, args, deps: [] };
+        if (a.payload.gang) {
+          const seat = this.gangs?.seat(a.key);
+          if (!seat) {
+            const message =
+              a.payload.gangError ??
+              `worker ${this.name} is not an MPI rank's own process, so it cannot be a gang member`;
+            const error = { name: 'Error', message, code: 'ERR_GANG_NO_MPI' };
+            this.queue.push({
+              type: 'task-error',
+              key: a.key,
+              run: a.run,
+              error,
+              duration: 0,
+              now,
+            });
+            return;
+          }
+          task.gang = seat;
+          task.alone = true;
+        }
         return this.inputs.submit(task, a.deps);
       }
       case 'cancel-run':
+        // A gang's other members wait in MPI calls that will never complete: abandon them.
+        this.gangs?.abandon(a.key, `gang task ${a.key} failed on another rank or was cancelled`);
         if (this.inputs.cancel(a.run) || this.pool.remove(a.run)) {
           this.queue.push({ type: 'run-dropped', key: a.key, run: a.run, now });
           return;
@@ -407,6 +437,7 @@ export class Worker {
       this.graceTimers.delete(r.run);
       const { key, run } = r;
       if ('died' in r) events.push({ type: 'thread-died', key, run, reason: r.died, now });
+      else if (r.part) events.push({ type: 'task-part', key, run, now });
       else if (r.error) {
         events.push({ type: 'task-error', key, run, error: r.error, duration: r.duration, now });
       } else {
@@ -452,8 +483,21 @@ export class Worker {
         else log.warnOften('redefine', `worker ${this.name}: function ${op.id} redefined; refused`);
         return;
       case 'compute': {
-        const payload = { fn: op.fn, spec: this.fns.get(op.fn) ?? null, args: frames };
-        events.push({ type: 'compute', key: op.key, payload, deps: op.deps, now, stimulusId });
+        const payload: Payload = { fn: op.fn, spec: this.fns.get(op.fn) ?? null, args: frames };
+        const fresh = op.gang !== undefined;
+        if (op.gang) {
+          payload.gang = op.gang;
+          payload.gangError = this.joinGang(op.key, op.gang);
+        }
+        events.push({
+          type: 'compute',
+          key: op.key,
+          payload,
+          deps: op.deps,
+          fresh,
+          now,
+          stimulusId,
+        });
         return;
       }
       case 'free-keys':
@@ -479,6 +523,22 @@ export class Worker {
         return;
     }
     log.debug(`worker ${this.name}: unexpected ${op.t} from scheduler`);
+  }
+
+  /**
+   * Makes a gang's communicator now (gang.ts says why); why it could not, else undefined. A compute
+   * of a key whose run here was cancelled is a new attempt of the gang: it gets a new communicator.
+   */
+  private joinGang(key: string, gang: GangWire): string | undefined {
+    if (!this.gangs) return undefined;
+    const here = this.state.tasks.get(key)?.state;
+    if (here === 'waiting' || here === 'executing') return undefined; // a repeat of this compute
+    try {
+      this.gangs.join(key, gang);
+      return undefined;
+    } catch (err) {
+      return `worker ${this.name} could not make the gang's MPI communicator: ${(err as Error).message}`;
+    }
   }
 
   /** The data service: peers and clients get and put stored results here. */

@@ -322,3 +322,40 @@ test('put-data never overwrites a key held here: a put cannot forge a result', (
   step({ type: 'put-data', key: 'x', value: 'forged', nbytes: 6 });
   expect(sm.data.get('x')!.value).toBe('value:x');
 });
+
+// Gang tasks (issue 21): a member other than gang rank 0 keeps and reports nothing; a new attempt
+// of a gang never takes over the cancelled run of the old one.
+
+test("a gang member's part ends its run with nothing kept or reported", () => {
+  const { sm, step } = machine();
+  const run = runOf(step(compute('g')), 'g');
+  expect(step({ type: 'task-part', key: 'g', run })).toEqual([]);
+  expect(sm.tasks.has('g')).toBe(false);
+  expect(sm.data.has('g')).toBe(false);
+});
+
+test('a fresh compute of a cancelled gang runs again once the old run ends, whatever it returns', () => {
+  const { step } = machine();
+  const old = runOf(step(compute('g')), 'g');
+  step({ type: 'cancel-compute', keys: ['g'] });
+  // The new attempt waits for the old run: its communicator was abandoned.
+  expect(step({ ...compute('g'), fresh: true } as Input)).toEqual([]);
+  const error = { name: 'Error', message: 'abandoned', code: 'ERR_GANG_ABANDONED' };
+  const out = step({ type: 'task-error', key: 'g', run: old, error, duration: 0 });
+  const again = runOf(out, 'g');
+  expect(again).not.toBe(old);
+  expect(out).toEqual([{ type: 'run', key: 'g', run: again, payload: 'fn:g', deps: [] }]);
+  expect(step(result('g', again))).toEqual([
+    { type: 'task-finished', key: 'g', nbytes: 8, duration: 0.1 },
+  ]);
+});
+
+test('without fresh, a compute of a cancelled task takes over its run (ordinary tasks)', () => {
+  const { step } = machine();
+  const run = runOf(step(compute('y')), 'y');
+  step({ type: 'cancel-compute', keys: ['y'] });
+  expect(step(compute('y'))).toEqual([]);
+  expect(step(result('y', run))).toEqual([
+    { type: 'task-finished', key: 'y', nbytes: 8, duration: 0.1 },
+  ]);
+});
