@@ -137,6 +137,25 @@ describeFlavours('gang tasks on the worker ranks of an MPI job', (flavour) => {
     expect(e.ordinary).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
+  test('a gang cancelled while its ranks wait on each other frees them for the next gang', () => {
+    expect(seen.cancel).toEqual({ status: 'cancelled', afterCancel: [10, 10, 10, 10] });
+  });
+
+  test("futures as a gang's arguments, and mapWith with ranks: one gang per element", () => {
+    expect(seen.deps).toEqual({
+      scaled: [
+        [3, 6, 9],
+        [3, 6, 9],
+        [3, 6, 9],
+      ],
+      mapped: [
+        [3, 3],
+        [30, 30],
+        [300, 300],
+      ],
+    });
+  });
+
   test('a gang larger than the worker ranks is a coded error', () => {
     const t = seen['too-large'] as { code: string; message: string };
     expect(t.code).toBe('ERR_GANG_TOO_LARGE');
