@@ -20,7 +20,7 @@ import {
   planChunks,
 } from './chunks';
 import type { NativeAddon, NativeRequest } from './native';
-import { waitFor } from './poll';
+import { GANG_SPIN_MS, waitFor } from './poll';
 import { PointToPoint } from './p2p';
 import { SerialQueue } from './queue';
 import { reduceInChunks } from './reduce';
@@ -55,6 +55,8 @@ export class Communicator {
     private readonly native: NativeAddon,
     /** @internal The addon's communicator handle (0 = COMM_WORLD). */
     readonly handle: number,
+    /** @internal How long waits poll without sleeping (waitFor): a group's spin, else 0. */
+    private readonly spinMs = 0,
   ) {
     this.rank = native.rank(handle);
     this.size = native.size(handle);
@@ -163,14 +165,15 @@ export class Communicator {
    * their own work, and groups of other ranks may be created at the same time. The caller
    * must be listed; ranks are distinct; tag is 0..32767 and must differ between groups
    * whose creation may overlap on a rank. Like split(), not while async collectives of
-   * this communicator are still running.
+   * this communicator are still running. Its waits spin for GANG_SPIN_MS before backing off.
    */
   createGroup(ranks: readonly number[], tag: number): Communicator {
     this.checkLive();
     const members = checkGroupRanks(ranks, this.size, this.rank);
     const t = checkTag('tag', tag);
     this.checkIdle('createGroup');
-    return new Communicator(this.native, this.native.createGroup(this.handle, members, t));
+    const handle = this.native.createGroup(this.handle, members, t);
+    return new Communicator(this.native, handle, GANG_SPIN_MS);
   }
 
   /**
@@ -349,7 +352,7 @@ export class Communicator {
   }
 
   private wait(request: NativeRequest): Promise<void> {
-    return waitFor(request, this.stop.signal);
+    return waitFor(request, this.stop.signal, this.spinMs);
   }
 
   private blocks(recv: Buffer, layout: ReturnType<typeof gatherLayout>): Buffer[] {

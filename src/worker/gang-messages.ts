@@ -33,7 +33,16 @@ export type Carried =
 export type GangRequest =
   | { id: number; op: 'barrier' }
   | { id: number; op: 'bcast'; root: number; value: Carried | null }
-  | { id: number; op: 'reduce'; root: number; all: boolean; red: ReduceOp; value: Carried }
+  | {
+      id: number;
+      op: 'reduce';
+      root: number;
+      all: boolean;
+      red: ReduceOp;
+      value: Carried;
+      /** Where the result goes: the caller's own array on shared memory (else a new one). */
+      out?: NumericArray;
+    }
   | { id: number; op: 'gather'; root: number; all: boolean; value: Uint8Array }
   | { id: number; op: 'send'; dest: number; tag: number; value: Uint8Array }
   | { id: number; op: 'recv'; source: number; tag: number };

@@ -197,7 +197,7 @@ export class GangRuntime {
           return out === null ? null : { k: 'number', n: out[0] };
         }
         if (v.k !== 'typed') throw new TypeError('reduce takes a number or a typed array');
-        const out = new CTORS[v.ctor](new SharedArrayBuffer(v.a.byteLength));
+        const out = req.out ?? new CTORS[v.ctor](new SharedArrayBuffer(v.a.byteLength));
         const done = req.all
           ? await comm.allreduce(v.a, req.red, out)
           : await comm.reduce(v.a, req.red, req.root, out);

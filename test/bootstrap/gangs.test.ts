@@ -26,6 +26,7 @@ interface Collectives {
   product: number;
   big: string;
   reduced: number | null;
+  into: { same: boolean; shared: number[]; plain: number[] };
   root: unknown;
   typed: number[];
   typedType: string;
@@ -59,6 +60,7 @@ function checkCollectives(results: Collectives[], size: number, n: number): void
       root: { hello: 'gang', list: [1, 2, 3] },
       typed: [1.5, 2.5],
       typedType: 'Float32Array',
+      into: { same: true, shared: [size, (size * (size - 1)) / 2], plain: [2, size - 1] },
     });
     expect(r.reduced).toBe(r.rank === size - 1 ? (size * (size - 1)) / 2 : null);
     expect(r.gathered).toEqual(
