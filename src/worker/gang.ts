@@ -90,6 +90,27 @@ export class GangRuntime {
     });
   }
 
+  /**
+   * A gang's compute came: its communicator is made now unless it is a repeat of a compute already
+   * here (`here`, the key's task state on this worker: waiting or executing). A compute of a key
+   * whose run here was cancelled is a new attempt of the gang and gets a new communicator. Returns
+   * why it could not be made, else undefined.
+   */
+  compute(
+    key: string,
+    gang: GangWire,
+    here: string | undefined,
+    worker: string,
+  ): string | undefined {
+    if (here === 'waiting' || here === 'executing') return undefined;
+    try {
+      this.join(key, gang);
+      return undefined;
+    } catch (err) {
+      return `worker ${worker} could not make the gang's MPI communicator: ${(err as Error).message}`;
+    }
+  }
+
   /** The thread's seat when the task starts, and its port's transfer. */
   seat(key: string): { seat: GangSeat; transfer: TransferListItem[] } | null {
     const g = this.gangs.get(key);

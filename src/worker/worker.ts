@@ -487,7 +487,8 @@ export class Worker {
         const fresh = op.gang !== undefined;
         if (op.gang) {
           payload.gang = op.gang;
-          payload.gangError = this.joinGang(op.key, op.gang);
+          const here = this.state.tasks.get(op.key)?.state;
+          payload.gangError = this.gangs?.compute(op.key, op.gang, here, this.name);
         }
         events.push({
           type: 'compute',
@@ -523,22 +524,6 @@ export class Worker {
         return;
     }
     log.debug(`worker ${this.name}: unexpected ${op.t} from scheduler`);
-  }
-
-  /**
-   * Makes a gang's communicator now (gang.ts says why); why it could not, else undefined. A compute
-   * of a key whose run here was cancelled is a new attempt of the gang: it gets a new communicator.
-   */
-  private joinGang(key: string, gang: GangWire): string | undefined {
-    if (!this.gangs) return undefined;
-    const here = this.state.tasks.get(key)?.state;
-    if (here === 'waiting' || here === 'executing') return undefined; // a repeat of this compute
-    try {
-      this.gangs.join(key, gang);
-      return undefined;
-    } catch (err) {
-      return `worker ${this.name} could not make the gang's MPI communicator: ${(err as Error).message}`;
-    }
   }
 
   /** The data service: peers and clients get and put stored results here. */
