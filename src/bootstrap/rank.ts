@@ -78,12 +78,14 @@ function countedLocalRank(rank: number, hosts: string[]): number {
 export async function startRank(setup: RankSetup, { hosts, job }: JobView): Promise<Rank> {
   const { comm, plan } = setup;
   const roles = rolesOf(plan, comm.rank);
-  // A worker in the rank's own process can be a gang member (issue 21); one in the client rank's
-  // child process is not an MPI process of the job.
+  // A worker in the rank's own process can be a gang member (issue 21). Not one in the client
+  // rank's child process (not an MPI process of the job), nor one sharing its process with the
+  // scheduler: a member blocks its main thread in MPI_Comm_create_group until every member has its
+  // compute, and the scheduler that sends them would be blocked with it.
   const start = (spec: RoleSpec) =>
     roles.includes('client')
       ? startInChild(spec)
-      : startHere(spec, spec.worker ? { comm, job } : undefined);
+      : startHere(spec, spec.worker && !spec.scheduler ? { comm, job } : undefined);
   const workerSpec = (join: Join | null): RoleSpec => {
     const spec: RoleSpec = {};
     if (!roles.includes('worker')) return spec;

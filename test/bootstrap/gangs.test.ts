@@ -75,6 +75,19 @@ function checkCollectives(results: Collectives[], size: number, n: number): void
   }
 }
 
+describeFlavours('gang members with a worker on every rank', (flavour) => {
+  test('the workers of the scheduler and client ranks are not members; the others are', async () => {
+    const run = await runMpiCommand(flavour, 4, [process.execPath, SCRIPT], {
+      env: { GANG_LAYOUT: 'inclusive' },
+      timeoutMs: 60_000,
+    });
+    expect({ code: run.code, timedOut: run.timedOut }).toEqual({ code: 0, timedOut: false });
+    const seen = scenarios(run).inclusive as { two: number[]; three: { code: string } };
+    expect(seen.two).toEqual([2, 3]);
+    expect(seen.three.code).toBe('ERR_GANG_TOO_LARGE');
+  }, 70_000);
+});
+
 describeFlavours('gang tasks on the worker ranks of an MPI job', (flavour) => {
   let run: Run;
   let seen: Record<string, unknown>;
