@@ -37,7 +37,9 @@ export type ErrorCode =
   | 'ERR_GANG_NO_MPI'
   | 'ERR_GANG_TOO_LARGE'
   /** A gang's communicator after another member failed or the task was cancelled. */
-  | 'ERR_GANG_ABANDONED';
+  | 'ERR_GANG_ABANDONED'
+  /** mpiProgram: neither srun (inside a Slurm allocation) nor an mpirun/mpiexec on PATH. */
+  | 'ERR_NO_LAUNCHER';
 
 export class ClusterError extends Error {
   readonly code: ErrorCode;

@@ -7,6 +7,7 @@ export {
   TaskError,
   connect,
   fromModule,
+  mpiProgram,
   progress,
   performanceReport,
 } from './client';
@@ -14,6 +15,9 @@ export type {
   ClientOptions,
   FutureStatus,
   ModuleFunction,
+  MpiProgram,
+  MpiProgramOptions,
+  ProgramResult,
   ProgressOptions,
   TaskFunction,
   TaskOptions,

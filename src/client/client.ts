@@ -9,6 +9,7 @@ import { log } from '../log';
 import { Outbox, PeerPool, dealer, localKeys, resolveSecurity, type ClusterKeys } from '../net';
 import { decode, pack, packedBytes, unpack, type Envelope, type SchedulerInfo } from '../protocol';
 import { fnName, fnSpecOf, type TaskFunction } from './fnspec';
+import { isMpiProgram, programTask, type MpiProgram, type ProgramResult } from './program';
 import { Future, TaskError, type FutureHost, type KeyState } from './future';
 import { collectFutures, substitute, zip } from './structure';
 import { validateTaskOptions, type TaskOptions } from './task-options';
@@ -507,13 +508,23 @@ export class Client implements FutureHost {
    * (a gang task: `fn(comm, ...args)` on that many MPI worker ranks at once; its result is every
    * rank's return, in rank order).
    */
+  submitWith(
+    options: TaskOptions & { ranks: number },
+    program: MpiProgram,
+  ): Future<(ProgramResult | null)[]>;
   submitWith<F extends GangFunction>(
     options: TaskOptions & { ranks: number },
     fn: F,
     ...args: GangArgs<F>
   ): Future<Ret<F>[]>;
   submitWith<F extends TaskFunction>(options: TaskOptions, fn: F, ...args: Args<F>): Future<Ret<F>>;
-  submitWith(options: TaskOptions, fn: TaskFunction, ...args: unknown[]): Future<unknown> {
+  submitWith(
+    options: TaskOptions,
+    fn: TaskFunction | MpiProgram,
+    ...args: unknown[]
+  ): Future<unknown> {
+    // An external MPI program is a gang task of the library's own function (client/program.ts).
+    if (isMpiProgram(fn)) return this.submitWith(...programTask(options, fn, args));
     this.checkOpen();
     const opts = validateTaskOptions(options);
     const { id, spec } = fnSpecOf(fn);
