@@ -24,6 +24,15 @@ export type {
   ConnectTarget,
   Duration,
 } from './client';
+export { delayed, Delayed, compute, persist } from './graph';
+export type {
+  DelayedOptions,
+  Lazy,
+  LazyFunction,
+  Computed,
+  Persisted,
+  GraphRunOptions,
+} from './graph';
 export {
   LocalCluster,
   LocalCUDACluster,

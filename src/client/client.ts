@@ -29,6 +29,9 @@ import type {
 } from './types';
 import { resolveTarget, type ConnectTarget } from './target';
 import { closeClientAtScriptEnd } from '../cluster/script-end';
+import { computeGraph, persistGraph } from '../graph/run';
+import { noteClient } from '../graph/default-client';
+import type { Computed, Persisted } from '../graph/node';
 
 export type { ClientOptions, Gathered, ScatterOptions } from './types';
 
@@ -166,6 +169,7 @@ export class Client implements FutureHost {
       busy: () => c.demand() > 0,
       close: () => c.close(),
     });
+    noteClient(c); // the client node.compute() uses when given none (src/graph)
     return c;
   }
 
@@ -617,6 +621,20 @@ export class Client implements FutureHost {
     return zip(its).map((args, i) =>
       this.submitWith({ ...rest, key: key ? `${key}-${i}` : undefined }, fn, ...(args as never[])),
     );
+  }
+
+  /** Values of delayed nodes (src/graph), in arrays and plain objects too; several give an array. */
+  compute<T>(value: T): Promise<Computed<T>>;
+  compute<T extends unknown[]>(...values: T): Promise<Computed<T>>;
+  compute(...values: unknown[]): Promise<unknown> {
+    return computeGraph(values.length === 1 ? values[0] : values, { client: this });
+  }
+
+  /** Submits delayed nodes' graph at once; their futures, in the same shape (Dask's persist). */
+  persist<T>(value: T): Persisted<T>;
+  persist<T extends unknown[]>(...values: T): Persisted<T>;
+  persist(...values: unknown[]): unknown {
+    return persistGraph(values.length === 1 ? values[0] : values, { client: this });
   }
 
   /** Results of futures, also inside nested arrays and plain objects, in the same shape. */
