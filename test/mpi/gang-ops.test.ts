@@ -25,7 +25,8 @@ interface RankResult {
   pairMin: number;
   pairMax: number;
   pairProd: number;
-  triple?: { rank: number; size: number; ms: number };
+  triple?: { rank: number; size: number };
+  tripleSeen?: number;
   tripleSum?: number;
   quad: { rank: number; size: number };
   bigPlain: Summary & { fresh: boolean };
@@ -93,8 +94,8 @@ describeFlavours('group communicators and gang operations under mpirun -np 4', (
       [1, 3, 6],
       [2, 3, 6],
     ]);
-    // Rank 0 slept 1000 ms before its barrier; the group did not wait for it.
-    for (const r of results.slice(1)) expect(r.triple!.ms).toBeLessThan(700);
+    // Rank 0 got rank 1's sum while it had not called createGroup: the group did not need it.
+    expect(results[0].tripleSeen).toBe(6);
   });
 
   test('64 MiB Float64Array allreduce, plain and on SharedArrayBuffers with out', () => {
@@ -162,8 +163,6 @@ describeFlavours('group communicators and gang operations under mpirun -np 4', (
       free: 'reason',
       createGroup: 'reason',
     });
-    expect(a.ms).toBeGreaterThanOrEqual(190);
-    expect(a.ms).toBeLessThan(1000);
     // ...and both ranks then went on to the world barrier and exited 0 (beforeAll).
   });
 
