@@ -39,7 +39,18 @@ export type ErrorCode =
   /** A gang's communicator after another member failed or the task was cancelled. */
   | 'ERR_GANG_ABANDONED'
   /** mpiProgram: neither srun (inside a Slurm allocation) nor an mpirun/mpiexec on PATH. */
-  | 'ERR_NO_LAUNCHER';
+  | 'ERR_NO_LAUNCHER'
+  /**
+   * Coordination (issue 22): a name, value, count or wait over the scheduler's bounds
+   * (scheduler/coordination.ts COORD_LIMITS); a release of a Lock or Semaphore lease not held,
+   * or a Queue or Semaphore named again with another size; a dataset name already published, or
+   * none published under it; no client to use (none connected in this process).
+   */
+  | 'ERR_COORD_LIMIT'
+  | 'ERR_COORD_MISUSE'
+  | 'ERR_DATASET_EXISTS'
+  | 'ERR_DATASET_MISSING'
+  | 'ERR_NO_CLIENT';
 
 export class ClusterError extends Error {
   readonly code: ErrorCode;

@@ -70,6 +70,34 @@ export interface WorkerInfoWire {
   mpi?: WorkerMpiWire;
 }
 
+/**
+ * What a coordination request asks of the scheduler (issue 22: Variable, Queue, Event, Lock,
+ * Semaphore, datasets). One op type carries them all; `action` says which, checked on receipt.
+ */
+export const COORD_ACTIONS = [
+  'var-set',
+  'var-get',
+  'var-delete',
+  'queue-put',
+  'queue-get',
+  'queue-size',
+  'event-set',
+  'event-clear',
+  'event-wait',
+  'event-is-set',
+  'lock-acquire',
+  'lock-release',
+  'lock-locked',
+  'sem-acquire',
+  'sem-release',
+  'sem-value',
+  'dataset-publish',
+  'dataset-get',
+  'dataset-list',
+  'dataset-unpublish',
+] as const;
+export type CoordAction = (typeof COORD_ACTIONS)[number];
+
 export interface DepLocation {
   key: string;
   who: string[]; // peer addresses of workers that hold it
@@ -112,6 +140,27 @@ export type Op =
     }
   | { t: 'shutdown' }
   | { t: 'bye' }
+  /**
+   * A coordination request (issue 22). `name` names the primitive (per kind); `token` tells a
+   * Lock's or Semaphore's holders apart within one client; `timeout` (ms) bounds a wait (absent:
+   * wait until served, or the scheduler's end); `max` is a Queue's maxsize or a Semaphore's
+   * leases; `override` (1) replaces a published dataset; a value travels packed in `nf` frames,
+   * with the keys of the futures inside it in `keys` (the scheduler keeps those alive).
+   */
+  | {
+      t: 'coord';
+      req: number;
+      action: CoordAction;
+      name: string;
+      token?: string;
+      timeout?: number;
+      max?: number;
+      override?: number;
+      keys?: string[];
+      nf: number;
+    }
+  /** This client holds futures of these keys now (handed over by a coordination reply). */
+  | { t: 'want-keys'; keys: string[] }
   // worker -> scheduler (besides register, results, heartbeat, bye): its lifetime is up
   | { t: 'retire' }
   // scheduler -> client
@@ -132,6 +181,19 @@ export type Op =
   /** The rebalance is over: keys moved, and their bytes. */
   | { t: 'rebalance-reply'; req: number; moved: number; bytes: number }
   | { t: 'n-workers'; n: number }
+  /**
+   * A coordination request's answer: a value in `nf` frames, `flag` (1/0: acquired, set, locked),
+   * `n` (a count), `names` (datasets), or a coded `error` (a timeout, a limit, a misuse).
+   */
+  | {
+      t: 'coord-reply';
+      req: number;
+      nf: number;
+      flag?: number;
+      n?: number;
+      names?: string[];
+      error?: RemoteError;
+    }
   /**
    * A task of this client waits for a worker that none connected can be (its `workers` or
    * `resources` restriction): what it asks, and the scheduler's words on what the workers offer.

@@ -1,4 +1,4 @@
-import type { OpType } from './messages';
+import { COORD_ACTIONS, type OpType } from './messages';
 
 /**
  * Field checks for every op, used by the decoder so that a malformed or foreign message is
@@ -43,6 +43,26 @@ export const OP_FIELDS: Record<OpType, Record<string, FieldType>> = {
   },
   shutdown: {},
   bye: {},
+  coord: {
+    req: n,
+    action: s,
+    name: s,
+    token: 'string?',
+    timeout: 'number?',
+    max: 'number?',
+    override: 'number?',
+    keys: 'string[]?',
+    nf: n,
+  },
+  'want-keys': { keys: ss },
+  'coord-reply': {
+    req: n,
+    nf: n,
+    flag: 'number?',
+    n: 'number?',
+    names: 'string[]?',
+    error: 'object?',
+  },
   retire: {},
   welcome: { schedulerId: s, address: s, nWorkers: n, http: 'string?', dashboard: 'string?' },
   'key-done': { key: s, who: ss, nbytes: n, nf: n },
@@ -108,6 +128,11 @@ const NESTED: Partial<Record<OpType, Record<string, Record<string, FieldType>>>>
   },
   'key-erred': { error: { name: s, message: s, code: 'string?', stack: 'string?' } },
   'task-erred': { error: { name: s, message: s, code: 'string?', stack: 'string?' } },
+};
+
+/** Nested fields that may be absent as a whole (checked only when present). */
+const OPTIONAL_NESTED: Partial<Record<OpType, Record<string, Record<string, FieldType>>>> = {
+  'coord-reply': { error: { name: s, message: s, code: 'string?' } },
 };
 
 /** Fields of each element of an array of objects. */
@@ -182,6 +207,14 @@ export function checkOp(op: unknown): string | null {
   for (const [field, fields] of Object.entries(NESTED[type] ?? {})) {
     const inner = checkFields(rec[field] as Record<string, unknown>, fields, `${type}.${field}`);
     if (inner) return inner;
+  }
+  for (const [field, fields] of Object.entries(OPTIONAL_NESTED[type] ?? {})) {
+    if (rec[field] === undefined) continue;
+    const inner = checkFields(rec[field] as Record<string, unknown>, fields, `${type}.${field}`);
+    if (inner) return inner;
+  }
+  if (type === 'coord' && !(COORD_ACTIONS as readonly string[]).includes(rec.action as string)) {
+    return `coord.action should be one of ${COORD_ACTIONS.join(', ')}`;
   }
   for (const [field, fields] of Object.entries(ELEMENTS[type] ?? {})) {
     const items = rec[field] as Record<string, unknown>[];

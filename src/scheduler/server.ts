@@ -28,6 +28,7 @@ import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { InvariantError } from '../errors';
 import { sameOrNew } from '../protocol/schema';
 import { SchedulerCore } from './core';
+import { COORD_HOLDER, Coordination, type CoordStep } from './coordination';
 import { SchedulerHttp, parseDashboardAddress, type DashboardAddress } from './http';
 import { SchedulerMetrics } from './metrics';
 import { Dashboard, type WorkerStats } from './dashboard';
@@ -108,6 +109,8 @@ export class Scheduler {
   readonly id = `s-${randomUUID()}`;
   readonly started = Date.now();
   readonly core: SchedulerCore<Payload>;
+  /** Variables, Queues, Events, Locks, Semaphores and datasets (issue 22), beside the core. */
+  readonly coordination: Coordination<Payload>;
   /** For clients in this same process. */
   readonly inprocAddress = `inproc://mpi-cluster-${this.id}`;
   private readonly peers = new Map<string, Peer>();
@@ -137,6 +140,7 @@ export class Scheduler {
     private readonly unsecure: () => void,
   ) {
     this.core = new SchedulerCore<Payload>(options);
+    this.coordination = new Coordination(this.core.tasks);
     this.outbox = new Outbox(socket, true, 'scheduler', (peer) => this.peerGone(peer));
   }
 
@@ -192,10 +196,11 @@ export class Scheduler {
         throw err;
       }
     }
-    s.ticker = setInterval(
-      () => s.runSafely([{ type: 'tick', now: Date.now() }], 'tick'),
-      options.tickInterval ?? 250,
-    );
+    s.ticker = setInterval(() => {
+      const now = Date.now();
+      s.runSafely([{ type: 'tick', now }], 'tick');
+      s.coordinate(s.coordination.tick(now));
+    }, options.tickInterval ?? 250);
     s.prober = setInterval(() => {
       for (const id of s.peers.keys()) s.outbox.post(id, { t: 'heartbeat' });
     }, PROBE_MS);
@@ -401,6 +406,14 @@ export class Scheduler {
         case 'heartbeat':
           this.outbox.post(peer, { t: 'heartbeat' });
           return;
+        case 'coord':
+          this.runFirst(events);
+          this.coordinate(this.coordination.request(peer, op, frames, now));
+          return;
+        case 'want-keys':
+          this.runFirst(events);
+          this.coordinate(this.coordination.want(peer, op.keys, now));
+          return;
         case 'shutdown':
           void this.close('shutdown requested by a client');
           return;
@@ -529,7 +542,17 @@ export class Scheduler {
     });
   }
 
+  /** Carries out a coordination step: its replies first, then its core events (wants, releases). */
+  private coordinate(step: CoordStep<Payload>): void {
+    for (const m of step.messages) {
+      if (this.peers.get(m.client)?.kind === 'client') this.outbox.post(m.client, m.op, m.frames);
+    }
+    if (step.events.length > 0) this.runSafely(step.events, 'coordination');
+  }
+
   private carryOut(a: SchedulerAction<Payload>): void {
+    // The coordination's pseudo-client is no peer: nothing is sent to it.
+    if ('client' in a && a.client === COORD_HOLDER) return;
     switch (a.type) {
       case 'compute': {
         const peer = this.peers.get(a.worker);
@@ -582,7 +605,9 @@ export class Scheduler {
       case 'worker-removed':
         return this.dropPeer('worker', a.worker, a.reason);
       case 'client-removed':
-        return this.dropPeer('client', a.client, a.reason);
+        this.dropPeer('client', a.client, a.reason);
+        // Its waits end; its Locks and Semaphore leases go to the next in line.
+        return this.coordinate(this.coordination.clientLeft(a.client, Date.now()));
       case 'n-workers':
         for (const [id, p] of this.peers)
           if (p.kind === 'client') this.outbox.post(id, { t: 'n-workers', n: a.n });
@@ -592,6 +617,7 @@ export class Scheduler {
         this.dashboard?.event(a.message);
         const { key, message, workers, resources } = a;
         for (const c of a.clients) {
+          if (c === COORD_HOLDER) continue;
           this.outbox.post(c, { t: 'task-unrunnable', key, message, workers, resources });
         }
         return;
