@@ -10,6 +10,11 @@ export {
   mpiProgram,
   progress,
   performanceReport,
+  Variable,
+  Queue,
+  Event,
+  Lock,
+  Semaphore,
 } from './client';
 export type {
   ClientOptions,

@@ -32,6 +32,7 @@ import { closeClientAtScriptEnd } from '../cluster/script-end';
 import { computeGraph, persistGraph } from '../graph/run';
 import { noteClient } from '../graph/default-client';
 import type { Computed, Persisted } from '../graph/node';
+import * as coord from './coordination';
 
 export type { ClientOptions, Gathered, ScatterOptions } from './types';
 
@@ -165,6 +166,7 @@ export class Client implements FutureHost {
     c.heartbeat.unref();
     c.idleDrain = setInterval(() => void c.drainIdle(), IDLE_DRAIN_MS);
     c.idleDrain.unref();
+    coord.clientOpened(c);
     c.leaveScriptEnd = closeClientAtScriptEnd({
       busy: () => c.demand() > 0,
       close: () => c.close(),
@@ -260,6 +262,12 @@ export class Client implements FutureHost {
         this.replies.get(op.req)?.resolve(op);
         this.replies.delete(op.req);
         return;
+      case 'coord-reply': {
+        const pending = this.replies.get(op.req);
+        this.replies.delete(op.req);
+        if (pending) coord.settleReply(op, frames, (key) => this.adopt(key), pending);
+        return;
+      }
       case 'closing':
         if (op.code === 'ERR_REMOVED') this.markClosed(`the scheduler ${op.reason}`, 'ERR_REMOVED');
         else this.markClosed(`scheduler closed: ${op.reason}`);
@@ -490,14 +498,53 @@ export class Client implements FutureHost {
     }
   }
 
-  private request(op: Envelope['op']): Promise<Envelope['op']> {
+  private request(op: Envelope['op'], frames: Buffer[] = []): Promise<Envelope['op']> {
     this.checkOpen();
     const req = this.nextReq++;
     return new Promise((resolve, reject) => {
       this.replies.set(req, { resolve, reject });
-      this.outbox.post('', { ...op, req } as Envelope['op']);
+      this.outbox.post('', { ...op, req } as Envelope['op'], frames);
       this.wake();
     });
+  }
+
+  /**
+   * @internal A future of a key handed over by a coordination reply. The scheduler wanted the key
+   * for this client when it replied; a key new here is wanted again, after any release of it this
+   * client sent meanwhile.
+   */
+  adopt(key: string): Future {
+    const known = this.keys.has(key);
+    const future = this.track(key);
+    if (!known) this.outbox.post('', { t: 'want-keys', keys: [key] });
+    return future;
+  }
+
+  /** @internal A coordination request (client/coordination.ts); `value` travels packed. */
+  coordinate(req: coord.CoordRequest, value?: { v: unknown }): Promise<coord.CoordResult> {
+    const { frames, keys } = value ? coord.packValue(value.v) : { frames: [], keys: [] };
+    const op = { t: 'coord', req: 0, ...req, keys, nf: frames.length } as const;
+    return this.request(op, frames) as Promise<coord.CoordResult>;
+  }
+
+  /** Publishes a value (futures inside stay alive on the scheduler) under a name for any client. */
+  publishDataset(name: string, value: unknown, options?: { override?: boolean }): Promise<void> {
+    return coord.publishDataset(this, name, value, options);
+  }
+
+  /** A published dataset's value, its futures now this client's (ERR_DATASET_MISSING if none). */
+  getDataset<T = unknown>(name: string): Promise<T> {
+    return coord.getDataset(this, name) as Promise<T>;
+  }
+
+  /** The names of the published datasets. */
+  listDatasets(): Promise<string[]> {
+    return coord.listDatasets(this);
+  }
+
+  /** Unpublishes a dataset: its futures are let go by the scheduler (not by their holders). */
+  unpublishDataset(name: string): Promise<void> {
+    return coord.unpublishDataset(this, name);
   }
 
   // ---------------------------------------------------------------- public API
@@ -871,6 +918,7 @@ export class Client implements FutureHost {
   }
 
   private async teardown(): Promise<void> {
+    coord.clientClosed(this);
     clearInterval(this.heartbeat);
     clearInterval(this.idleDrain);
     this.markClosed(this.closedReason ?? 'client closed');

@@ -6,3 +6,4 @@ export { mpiProgram, type MpiProgram, type MpiProgramOptions, type ProgramResult
 export { type TaskOptions } from './task-options';
 export { progress, type ProgressOptions } from './progress';
 export { performanceReport } from './report';
+export { Variable, Queue, Event, Lock, Semaphore } from './coordination';
