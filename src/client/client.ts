@@ -166,7 +166,6 @@ export class Client implements FutureHost {
     c.heartbeat.unref();
     c.idleDrain = setInterval(() => void c.drainIdle(), IDLE_DRAIN_MS);
     c.idleDrain.unref();
-    coord.clientOpened(c);
     c.leaveScriptEnd = closeClientAtScriptEnd({
       busy: () => c.demand() > 0,
       close: () => c.close(),
@@ -918,7 +917,6 @@ export class Client implements FutureHost {
   }
 
   private async teardown(): Promise<void> {
-    coord.clientClosed(this);
     clearInterval(this.heartbeat);
     clearInterval(this.idleDrain);
     this.markClosed(this.closedReason ?? 'client closed');

@@ -2,11 +2,13 @@
  * Coordination between tasks and clients (issue 22, item 5), as Dask's distributed.Variable,
  * Queue, Event, Lock, Semaphore and publish_dataset: named things the scheduler holds
  * (scheduler/coordination.ts), gone with it. Each class takes a client; without one it uses the
- * default client: the last one connected in this process that is still open.
+ * default client: the last one connected in this process.
  *
  * From inside a task: until a task can get its worker's client (getClient, issue 22 item 4), a
  * task connects its own, `await Client.connect({ address, security })` with the scheduler's
- * address and keys passed in as arguments; the classes then find it as the default client.
+ * address and keys passed in as arguments, and passes it to the classes (the default client is
+ * per process, and tasks running side by side in one worker process would share it: a Lock taken
+ * through another task's client is released when that task closes it).
  *
  * Values are anything pack() takes, futures included: a future inside a held value keeps its key
  * alive on the scheduler, and whoever takes the value gets a future of its own client.
@@ -17,6 +19,7 @@ import { pack, unpack, type CoordAction, type Envelope, type OpOf } from '../pro
 import { parseDuration } from '../util/duration';
 import type { Client } from './client';
 import { Future } from './future';
+import { defaultClient as lastClient } from '../graph/default-client';
 import type { Duration } from './target';
 
 /** The most characters in a name: the scheduler's bound (COORD_LIMITS.maxName). */
@@ -37,30 +40,19 @@ export type CoordResult = OpOf<'coord-reply'> & { value?: unknown };
 
 // ---------------------------------------------------------------- the default client
 
-/** Clients of this process still open, in the order they connected. */
-const open: Client[] = [];
-
-/** @internal A client connected: it is the default from now on. */
-export function clientOpened(client: Client): void {
-  open.push(client);
-}
-
-/** @internal A client closed: the one connected before it (if open) is the default again. */
-export function clientClosed(client: Client): void {
-  const i = open.indexOf(client);
-  if (i >= 0) open.splice(i, 1);
-}
-
-/** The client a class without one uses: the last connected in this process that is open. */
+/**
+ * The client a class without one uses: the last one connected in this process (the same one
+ * node.compute() takes, graph/default-client.ts); a closed one refuses with ERR_CLIENT_CLOSED.
+ */
 export function defaultClient(): Client {
-  const c = open[open.length - 1];
-  if (!c) {
+  try {
+    return lastClient();
+  } catch {
     throw new ClusterError(
       'ERR_NO_CLIENT',
-      'no client is connected in this process: connect one first (Client.connect(...)), or pass a client; inside a task, connect with the scheduler address and keys passed in as arguments',
+      'no client is connected in this process: connect one first (Client.connect(...)), or pass a client; inside a task, connect one with the scheduler address and keys passed in as arguments',
     );
   }
-  return c;
 }
 
 // ---------------------------------------------------------------- wire helpers

@@ -203,8 +203,9 @@ test('a task uses the primitives through a client it connects with the address a
       const m = require(dist) as typeof import('../../src');
       const own = await m.Client.connect({ address, security: keys as never });
       try {
-        await new m.Queue('from-task').put('hello from a task');
-        return await new m.Event('task-go').wait('20s');
+        // Passed explicitly: tasks side by side in one worker process share its default client.
+        await new m.Queue('from-task', { client: own }).put('hello from a task');
+        return await new m.Event('task-go', own).wait('20s');
       } finally {
         await own.close();
       }

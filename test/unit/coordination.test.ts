@@ -369,3 +369,14 @@ describe('the wire', () => {
     expect(checkOp({ t: 'want-keys', keys: ['k'] })).toBeNull();
   });
 });
+
+test('a primitive with no client and none connected in this process says ERR_NO_CLIENT', () => {
+  jest.isolateModules(() => {
+    // A fresh module registry: no client has connected in it.
+    const m =
+      require('../../src/client/coordination') as typeof import('../../src/client/coordination');
+    expect(() => new m.Variable('v').client).toThrow(
+      expect.objectContaining({ code: 'ERR_NO_CLIENT' }),
+    );
+  });
+});
