@@ -152,6 +152,7 @@ async function main() {
     '~50 ms',
     '',
   ]);
+  rows.push(...(await require('./graph')())); // delayed graphs (issue 22)
   if (!extra.includes('--no-mpi')) {
     const mpi = require('./mpi');
     rows.push(...(await mpi()));
