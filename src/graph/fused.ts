@@ -7,7 +7,7 @@
 import type { FnSpec } from '../protocol';
 import { compileFn } from '../worker/functions';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
-import { setAt, type Path } from './walk';
+import type { Path } from './walk';
 
 type AnyFn = (...args: unknown[]) => unknown;
 
@@ -31,6 +31,13 @@ async function compile(p: FusedPayload, i: number): Promise<AnyFn> {
   const fn = await compileFn(p.specs[p.fns[i]]);
   compiled.set(p.ids[p.fns[i]], fn);
   return fn;
+}
+
+/** Puts `value` at `path` inside `args` (whose containers are this task's own copies). */
+function setAt(args: unknown[], path: Path, value: unknown): void {
+  let at = args as unknown as Record<string | number, unknown>;
+  for (let i = 0; i < path.length - 1; i++) at = at[path[i]] as Record<string | number, unknown>;
+  at[path[path.length - 1]] = value;
 }
 
 /** The error names the node that failed: the task's own key is the chain's last. */

@@ -128,6 +128,7 @@ export class Delayed<T = unknown> implements GraphNode {
   readonly hasFutures: boolean;
   readonly explicitKey: boolean;
   readonly pure: boolean;
+  readonly taskOptions: NodeTaskOptions;
 
   /** @internal */
   constructor(
@@ -150,8 +151,6 @@ export class Delayed<T = unknown> implements GraphNode {
       options.key ??
       (options.pure ? `${name}-${contentHash(id, args)}` : `${name}-${randomUUID()}`);
   }
-
-  readonly taskOptions: NodeTaskOptions;
 
   /** The value, computed on `options.client`, else on the last client that connected. */
   compute(options: GraphRunOptions = {}): Promise<T> {

@@ -89,12 +89,3 @@ export function replace(
   }
   return { value: root, holes };
 }
-
-/** Sets `value` at `path` inside `root` (the containers on the way are a task's own copies). */
-export function setAt(root: unknown, path: Path, value: unknown): unknown {
-  if (path.length === 0) return value;
-  let at = root as Record<string | number, unknown>;
-  for (let i = 0; i < path.length - 1; i++) at = at[path[i]] as Record<string | number, unknown>;
-  at[path[path.length - 1]] = value;
-  return root;
-}

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { delayed, Delayed } from '../../src/graph';
-import { fnSpecOf } from '../../src/client/fnspec';
+import { fnSpecOf, fromModule } from '../../src/client/fnspec';
 import { pack } from '../../src/protocol/pack';
 
 const inc = (x: number) => x + 1;
@@ -83,4 +83,11 @@ test('a node is not a promise and prints how to get its value', () => {
 
 test('compute without any client connected says how to get one (ERR_CLIENT_CLOSED)', async () => {
   await expect(delayed(inc)(1).compute()).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
+});
+
+test('a module function is named by its export; its key covers module and export', () => {
+  const sim = delayed(fromModule('/opt/tasks.js', 'simulate'));
+  expect(sim(1).key).toMatch(/^simulate-[0-9a-f]{24}$/);
+  expect(sim(1).key).toBe(delayed(fromModule('/opt/tasks.js', 'simulate'))(1).key);
+  expect(sim(1).key).not.toBe(delayed(fromModule('/opt/other.js', 'simulate'))(1).key);
 });
