@@ -17,7 +17,7 @@ export function defaultClient(): Client {
   const client = last?.deref();
   if (!client) {
     throw new ClusterError(
-      'ERR_CLIENT_CLOSED',
+      'ERR_NO_CLIENT',
       'no client to compute on: node.compute() uses the last client that connected in this process, and none has; connect one (await Client.connect()) or call client.compute(node)',
     );
   }

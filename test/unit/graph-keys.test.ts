@@ -81,8 +81,8 @@ test('a node is not a promise and prints how to get its value', () => {
   expect(String(n)).toContain('compute()');
 });
 
-test('compute without any client connected says how to get one (ERR_CLIENT_CLOSED)', async () => {
-  await expect(delayed(inc)(1).compute()).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
+test('compute without any client connected says how to get one (ERR_NO_CLIENT)', async () => {
+  await expect(delayed(inc)(1).compute()).rejects.toMatchObject({ code: 'ERR_NO_CLIENT' });
 });
 
 test('a module function is named by its export; its key covers module and export', () => {
