@@ -153,6 +153,7 @@ async function main() {
     '',
   ]);
   rows.push(...(await require('./graph')())); // delayed graphs (issue 22)
+  rows.push(...(await require('./task-client')())); // tasks that submit tasks (issue 22)
   if (!extra.includes('--no-mpi')) {
     const mpi = require('./mpi');
     rows.push(...(await mpi()));

@@ -50,7 +50,9 @@ export type ErrorCode =
   | 'ERR_COORD_MISUSE'
   | 'ERR_DATASET_EXISTS'
   | 'ERR_DATASET_MISSING'
-  | 'ERR_NO_CLIENT';
+  | 'ERR_NO_CLIENT'
+  /** getClient() called outside a task running on a worker (issue 22, item 4). */
+  | 'ERR_NOT_IN_TASK';
 
 export class ClusterError extends Error {
   readonly code: ErrorCode;

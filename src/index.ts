@@ -30,6 +30,8 @@ export type {
   Duration,
 } from './client';
 export { delayed, Delayed, compute, persist } from './graph';
+// Tasks that submit tasks (issue 22, item 4): the executor thread's side of a task's client.
+export { getClient, fireAndForget } from './worker/task-client';
 export type {
   DelayedOptions,
   Lazy,

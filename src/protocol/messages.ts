@@ -95,6 +95,8 @@ export const COORD_ACTIONS = [
   'dataset-get',
   'dataset-list',
   'dataset-unpublish',
+  /** fireAndForget(future): the scheduler wants the key (name) until it is in memory or erred. */
+  'fire-and-forget',
 ] as const;
 export type CoordAction = (typeof COORD_ACTIONS)[number];
 
@@ -213,6 +215,12 @@ export type Op =
   | { t: 'task-erred'; key: string; error: RemoteError; duration: number }
   | { t: 'add-keys'; keys: string[]; nbytes: number[] }
   | { t: 'missing-data'; key: string; dep: string; from: string }
+  /**
+   * A running task waits on futures of its own client and gives its slot back (Dask's secede,
+   * done for the user: worker/task-client.ts), or goes on (rejoined).
+   */
+  | { t: 'long-running'; key: string }
+  | { t: 'rejoined'; key: string }
   // scheduler -> worker
   | { t: 'registered'; schedulerId: string }
   | { t: 'compute'; key: string; fn: string; deps: DepLocation[]; nf: number; gang?: GangWire }

@@ -80,6 +80,8 @@ export const OP_FIELDS: Record<OpType, Record<string, FieldType>> = {
   'task-erred': { key: s, error: o, duration: n },
   'add-keys': { keys: ss, nbytes: 'number[]' },
   'missing-data': { key: s, dep: s, from: s },
+  'long-running': { key: s },
+  rejoined: { key: s },
   registered: { schedulerId: s },
   compute: { key: s, fn: s, deps: 'object[]', nf: n, gang: 'object?' },
   'acquire-replicas': { deps: 'object[]' },

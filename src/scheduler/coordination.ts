@@ -43,6 +43,8 @@ export const COORD_LIMITS = {
   maxLeases: 1_000_000,
   /** Requests of one client waiting at once (gets, puts, waits, acquires). */
   maxWaitersPerClient: 10_000,
+  /** Keys fired and forgotten, still running, at once. */
+  maxFired: 1_000_000,
 };
 export type CoordLimits = typeof COORD_LIMITS;
 
@@ -122,6 +124,12 @@ export class Coordination<P> {
   private readonly locks = new Map<string, LockState>();
   private readonly semaphores = new Map<string, SemaphoreState>();
   private readonly datasets = new Map<string, Value>();
+  /**
+   * Keys fired and forgotten (fireAndForget): each holds one reference until the core reports it
+   * in memory or erred to the holder (settled()), so it runs to its end with no client wanting it
+   * and is let go then.
+   */
+  private readonly fired = new Set<string>();
   /** How many held values refer to each key. */
   private readonly refs = new Map<string, number>();
   private totalBytes = 0;
@@ -185,6 +193,12 @@ export class Coordination<P> {
         this.messages.push({ client, op: { t: 'key-cancelled', key }, frames: [] });
     }
     if (have.length > 0) this.handed.push({ client, keys: have });
+    return this.flush(now);
+  }
+
+  /** A key the holder wants reached memory or erred: a fired one is let go (nothing else is). */
+  settled(key: string, now: number): CoordStep<P> {
+    if (this.fired.delete(key)) this.ref(key, -1);
     return this.flush(now);
   }
 
@@ -458,6 +472,28 @@ export class Coordination<P> {
         if (!value) throw this.missing(name);
         this.drop(value);
         this.datasets.delete(name);
+        return this.reply(w, {});
+      }
+      case 'fire-and-forget': {
+        const ts = this.tasks.get(name);
+        if (!ts) {
+          throw new CoordError(
+            'ERR_COORD_MISUSE',
+            `future ${name} is not held by the scheduler (released, or never submitted); fire it and forget it before releasing it`,
+          );
+        }
+        // Ended already, or fired before: nothing more to keep.
+        if (ts.state === 'memory' || ts.state === 'erred' || this.fired.has(name)) {
+          return this.reply(w, {});
+        }
+        if (this.fired.size >= this.limits.maxFired) {
+          throw new CoordError(
+            'ERR_COORD_LIMIT',
+            `${this.fired.size} fired-and-forgotten tasks are running, the scheduler's limit`,
+          );
+        }
+        this.fired.add(name);
+        this.ref(name, 1);
         return this.reply(w, {});
       }
     }

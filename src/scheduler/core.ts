@@ -155,6 +155,9 @@ export class SchedulerCore<P> {
         return this.addKeys(ev.worker, ev.keys, ev.nbytes);
       case 'missing-data':
         return this.missingData(ev.worker, ev.key, ev.dep, ev.from);
+      case 'task-seceded':
+      case 'task-rejoined':
+        return this.secede(ev.worker, ev.key, ev.type === 'task-seceded');
       case 'retire-workers':
         this.unrunnable.workersShrank();
         for (const id of ev.workers) {
@@ -338,6 +341,7 @@ export class SchedulerCore<P> {
       id: info.id,
       info,
       processing: new Set(),
+      seceded: new Set(),
       has: new Set(),
       nbytes: 0,
       lastSeen: now,
@@ -579,6 +583,24 @@ export class SchedulerCore<P> {
     if (ts && ts.state === 'processing' && membersOf(ts).includes(wid)) this.pullBack(ts);
   }
 
+  /**
+   * A task running on `wid` waits on futures of its own client (seceded), or goes on (rejoined:
+   * it runs at once, over the worker's slots for a while, as Dask's rejoin may). Only an ordinary
+   * task processing there counts; a late report of an earlier run is ignored. Nothing else of the
+   * task's state changes: unassign() forgets the mark when it stops processing there.
+   */
+  private secede(wid: string, key: string, seceded: boolean): void {
+    const w = this.workers.get(wid);
+    const ts = this.tasks.get(key);
+    if (!w || !ts || ts.state !== 'processing' || ts.processingOn !== wid || ts.gang) return;
+    if (!seceded) {
+      w.seceded.delete(key);
+      return;
+    }
+    w.seceded.add(key);
+    this.fill(wid);
+  }
+
   private tick(now: number): void {
     // Time the scheduler itself could not listen (a long step, a stalled process) is no one
     // else's silence: a tick that comes late forgives the whole gap.
@@ -749,6 +771,7 @@ export class SchedulerCore<P> {
       const w = this.workers.get(wid);
       if (!w) continue;
       w.processing.delete(ts.key);
+      w.seceded.delete(ts.key);
       this.placement.unreserve(w, ts);
       if (cancel && wid !== except) {
         this.out.push({ type: 'cancel-compute', worker: wid, keys: [ts.key] });
@@ -981,6 +1004,12 @@ export class SchedulerCore<P> {
   /** Checks every invariant; throws on the first broken one. Run after every unit test. */
   validateState(): void {
     validateState(this.tasks, this.workers);
+    for (const w of this.workers.values()) {
+      for (const key of w.seceded) {
+        if (!w.processing.has(key))
+          throw new InvariantError(`worker ${w.id}: seceded ${key} is not processing there`);
+      }
+    }
     // The tallies kept as tasks move agree with a count from scratch.
     const fresh = new Map<string, Record<string, number>>();
     const nameOf = new Map([...this.byPrefix].map(([p, t]) => [t, p]));

@@ -2,6 +2,7 @@ import type { RemoteError } from '../protocol';
 import { IndexedHeap } from './heap';
 import type { TaskState, WorkerState } from './types';
 import { couldRun } from './unrunnable';
+import { occupied } from './placement';
 
 /**
  * Gang tasks (issue 21): a task submitted with `ranks: N` runs at once on N distinct workers that
@@ -179,7 +180,7 @@ export class Gangs<P> {
     const out: WorkerState[] = [];
     for (const w of this.workers.values()) {
       if (!w.info.mpi || w.retiring || w.memory.paused) continue;
-      if (w.processing.size >= w.info.nthreads || runsGang(w, tasks)) continue;
+      if (occupied(w) >= w.info.nthreads || runsGang(w, tasks)) continue;
       out.push(w);
     }
     return out;
@@ -207,7 +208,7 @@ export class Gangs<P> {
         if (dep?.who.has(w.id)) bytes += dep.nbytes + 1;
       }
       const list = byJob.get(w.info.mpi!.job) ?? [];
-      list.push({ w, bytes, load: w.processing.size / w.info.nthreads });
+      list.push({ w, bytes, load: occupied(w) / w.info.nthreads });
       byJob.set(w.info.mpi!.job, list);
     }
     let best: Candidate[] | null = null;
@@ -236,7 +237,7 @@ export class Gangs<P> {
   private hold(ts: TaskState<P>, taken: ReadonlySet<string>): void {
     const n = ts.ranks!;
     const cost = (w: WorkerState) =>
-      w.processing.size + (taken.has(w.id) ? 1 : 0) + (w.memory.paused ? PAUSED_COST : 0);
+      occupied(w) + (taken.has(w.id) ? 1 : 0) + (w.memory.paused ? PAUSED_COST : 0);
     const byJob = new Map<string, WorkerState[]>();
     for (const w of this.workers.values()) {
       if (!w.info.mpi || !couldRun(w, ts)) continue;

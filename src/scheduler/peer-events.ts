@@ -91,7 +91,7 @@ export function memoryReport(worker: string, op: OpOf<'heartbeat'>): Event | nul
   return ev;
 }
 
-/** The core event of a worker's op that is one (results, keys, missing data, retire, bye); else null. */
+/** The core event of a worker's op that is one (results, keys, missing data, secede, retire, bye); else null. */
 export function workerEvent(worker: string, { op, frames }: Envelope): Event | null {
   switch (op.t) {
     case 'task-finished':
@@ -115,6 +115,10 @@ export function workerEvent(worker: string, { op, frames }: Envelope): Event | n
       return { type: 'add-keys', worker, keys: op.keys, nbytes: op.nbytes };
     case 'missing-data':
       return { type: 'missing-data', worker, key: op.key, dep: op.dep, from: op.from };
+    case 'long-running':
+      return { type: 'task-seceded', worker, key: op.key };
+    case 'rejoined':
+      return { type: 'task-rejoined', worker, key: op.key };
     case 'retire':
       // Its lifetime is up (a batch job's walltime near): hand its data over, then leave.
       return { type: 'retire-workers', workers: [worker] };

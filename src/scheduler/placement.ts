@@ -9,6 +9,15 @@ export const WORKER_BATCH = 64;
 export const WORKER_BATCH_BELOW = 0.001;
 
 /**
+ * The slots a worker's tasks hold: those processing there, but for the ones that seceded (they
+ * wait on futures of their own client and gave their slot back, issue 22). The one rule for it:
+ * placement and gangs count load through here.
+ */
+export function occupied(w: WorkerState): number {
+  return w.processing.size - w.seceded.size;
+}
+
+/**
  * Where a ready task runs: only workers it may use (name/host/id restrictions, resources), with a
  * free slot and not paused; workers below their memory target before those above it (unless one
  * alone holds an input), then the one that already holds most of its input bytes, then the least
@@ -52,10 +61,7 @@ export class Placement<P> {
    */
   hasRoom(w: WorkerState): boolean {
     return (
-      !w.retiring &&
-      !w.memory.paused &&
-      !this.held.has(w.id) &&
-      w.processing.size < this.capacity(w)
+      !w.retiring && !w.memory.paused && !this.held.has(w.id) && occupied(w) < this.capacity(w)
     );
   }
 
@@ -95,7 +101,7 @@ export class Placement<P> {
       // Above target, a worker waits behind the others unless an input lives only there.
       const full = !sole && aboveTarget(w);
       if (full && !bestFull) continue;
-      const load = w.processing.size / w.info.nthreads;
+      const load = occupied(w) / w.info.nthreads;
       // Held bytes, in memory or spilled: steady between heartbeats, unlike memory in use.
       const held = w.nbytes;
       if (

@@ -551,8 +551,14 @@ export class Scheduler {
   }
 
   private carryOut(a: SchedulerAction<Payload>): void {
-    // The coordination's pseudo-client is no peer: nothing is sent to it.
-    if ('client' in a && a.client === COORD_HOLDER) return;
+    // The coordination's pseudo-client is no peer: nothing is sent to it. A key it wants that
+    // ended may be one fired and forgotten, which it lets go now.
+    if ('client' in a && a.client === COORD_HOLDER) {
+      if (a.type === 'key-done' || a.type === 'key-erred') {
+        this.coordinate(this.coordination.settled(a.key, Date.now()));
+      }
+      return;
+    }
     switch (a.type) {
       case 'compute': {
         const peer = this.peers.get(a.worker);

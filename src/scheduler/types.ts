@@ -69,6 +69,11 @@ export interface WorkerState {
   id: string;
   info: WorkerInfoWire;
   processing: Set<string>;
+  /**
+   * Processing keys whose task waits on futures of its own client (it seceded, issue 22): it
+   * holds no slot meanwhile. Always a subset of `processing`; see placement.ts occupied().
+   */
+  seceded: Set<string>;
   has: Set<string>;
   nbytes: number;
   lastSeen: number;
@@ -104,6 +109,9 @@ export type SchedulerEvent<P> =
     }
   | { type: 'task-erred'; worker: string; key: string; error: RemoteError; duration: number }
   | { type: 'add-keys'; worker: string; keys: string[]; nbytes: number[] }
+  /** A running task waits on futures (seceded: its slot is free) or goes on (rejoined). */
+  | { type: 'task-seceded'; worker: string; key: string }
+  | { type: 'task-rejoined'; worker: string; key: string }
   | { type: 'missing-data'; worker: string; key: string; dep: string; from: string }
   | { type: 'retire-workers'; workers: string[] }
   /** A client asks that held data be spread evenly (all keys, or only `keys`); `req` is its id. */

@@ -2,12 +2,13 @@
  * Runs in a worker thread: compiles functions once (cached by id), unpacks arguments, runs the
  * task and packs its result, so CPU-bound tasks never stall the worker's event loop.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { pack, unpack, type FnSpec } from '../protocol';
 import { compileFn, taskStack } from './functions';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
-import type { ThreadResult, ThreadTask } from './thread-messages';
+import type { ThreadData, ThreadReply, ThreadResult, ThreadTask } from './thread-messages';
 import { ThreadComm } from './gang-comm';
+import { runInTask, setupTaskClient, type TaskContext } from './task-client';
 
 type TaskFn = (...args: unknown[]) => unknown;
 
@@ -67,8 +68,10 @@ async function run(t: ThreadTask): Promise<{ result: ThreadResult; transfer: Arr
       } finally {
         comm.close();
       }
-      if (comm.rank !== 0)
-        return { result: { key: t.key, duration: seconds(start), part: true }, transfer: [] };
+      if (comm.rank !== 0) {
+        const result = { run: t.run, key: t.key, duration: seconds(start), part: true as const };
+        return { result, transfer: [] };
+      }
     } else value = await fn(...args);
     const frames = pack(value);
     // Large results move to the main thread without a copy: their memory is transferred (a
@@ -80,12 +83,13 @@ async function run(t: ThreadTask): Promise<{ result: ThreadResult; transfer: Arr
       }
     }
     return {
-      result: { key: t.key, frames, duration: (performance.now() - start) / 1000 },
+      result: { run: t.run, key: t.key, frames, duration: (performance.now() - start) / 1000 },
       transfer: [...transfer],
     };
   } catch (err) {
     return {
       result: {
+        run: t.run,
         key: t.key,
         error: errorInfo(err, fn),
         duration: (performance.now() - start) / 1000,
@@ -95,14 +99,58 @@ async function run(t: ThreadTask): Promise<{ result: ThreadResult; transfer: Arr
   }
 }
 
-// One reply per batch: per-message costs dominate when tasks take microseconds.
+const post = (reply: ThreadReply, transfer: ArrayBuffer[] = []): void =>
+  parentPort!.postMessage(reply, transfer);
+
+// Tasks' clients (getClient) connect with what the pool handed this thread; a task that waits
+// on one secedes (task-client.ts), reported here so the pool can give its slot other work.
+setupTaskClient(workerData as ThreadData, (run, seceded) =>
+  post({ t: seceded ? 'seceded' : 'rejoined', run }),
+);
+
+type Ran = Awaited<ReturnType<typeof run>>;
+
+/**
+ * One task in its own context. Resolves with its result once it ends, or with null as soon as
+ * it secedes (it then answers alone when it ends), so the tasks after it in the batch, and later
+ * batches, run meanwhile: the tasks it waits on may be among them.
+ */
+function start(t: ThreadTask): Promise<Ran | null> {
+  let onSecede!: () => void;
+  const secession = new Promise<null>((r) => (onSecede = () => r(null)));
+  let waited = false;
+  const ctx: TaskContext = {
+    run: t.run,
+    waits: 0,
+    ended: false,
+    onSecede: () => {
+      waited = true;
+      onSecede();
+    },
+  };
+  const done = runInTask(ctx, () => run(t)).then((r) => {
+    ctx.ended = true;
+    if (waited) r.result.waited = true;
+    return r;
+  });
+  return Promise.race([done, secession]).then((first) => {
+    if (first === null) {
+      void done.then((r) => post({ t: 'results', results: [r.result] }, r.transfer));
+    }
+    return first;
+  });
+}
+
+// One reply per batch for the tasks that end in it: per-message costs dominate when tasks take
+// microseconds. A task that secedes answers on its own when it ends.
 parentPort!.on('message', async (batch: ThreadTask[]) => {
   const results: ThreadResult[] = [];
   const transfers: ArrayBuffer[] = [];
   for (const t of batch) {
-    const { result, transfer } = await run(t);
-    results.push(result);
-    for (const buf of transfer) transfers.push(buf);
+    const ran = await start(t);
+    if (!ran) continue;
+    results.push(ran.result);
+    for (const buf of ran.transfer) transfers.push(buf);
   }
-  parentPort!.postMessage(results, transfers);
+  if (results.length > 0) post({ t: 'results', results }, transfers);
 });

@@ -2,14 +2,19 @@ import * as path from 'node:path';
 import { Worker as Thread, type TransferListItem } from 'node:worker_threads';
 import type { FnSpec } from '../protocol';
 import { log } from '../log';
-import type { ThreadResult, ThreadTask } from './thread-messages';
+import type { ThreadData, ThreadReply, ThreadResult, ThreadTask } from './thread-messages';
 import type { GangSeat } from './gang-messages';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 
 interface Slot {
   thread: Thread;
-  /** Tasks posted to the thread and not answered yet (one batch). */
+  /** Tasks posted to the thread and not answered yet, in the order posted. */
   inFlight: PoolTask[];
+  /**
+   * Runs of inFlight that wait on futures of their thread's client (seceded): they hold no slot,
+   * so a thread all of whose runs are seceded takes more work. A subset of inFlight's runs.
+   */
+  seceded: Set<number>;
   /** What the thread's compiled-function cache holds, kept in step with it (Lru). */
   fns: Lru<string, true>;
   /** The run this thread is being terminated for (cancelled), else -1; it takes no more work. */
@@ -33,8 +38,17 @@ export interface PoolTask {
 }
 
 /** How a run ended: the thread's answer, or the death of the thread that ran it. */
-export type PoolResult =
-  (ThreadResult & { run: number }) | { run: number; key: string; died: string };
+export type PoolResult = ThreadResult | { run: number; key: string; died: string };
+
+/** What the pool is told besides results, and what it hands its threads. */
+export interface PoolOptions {
+  /** Each thread's V8 old-space cap (MiB); a task over it errs ERR_TASK_MEMORY. */
+  heapMb?: number;
+  /** Where tasks' clients connect (getClient), handed to each thread in memory (workerData). */
+  cluster?: ThreadData;
+  /** A run started waiting on its client's futures (seceded) or stopped (rejoined). */
+  onSecede?: (run: number, key: string, seceded: boolean) => void;
+}
 
 /** Tasks one thread takes at once while tasks are tiny. */
 const BATCH = 64;
@@ -47,6 +61,10 @@ const BATCH = 64;
  * tasks batched with it run again one at a time, so only the culprit dies. A thread terminated
  * to stop a cancelled run is replaced the same way: that run is reported `died`, its
  * batch-mates run again.
+ *
+ * A thread runs several tasks at once when some wait on futures of its client (worker/
+ * task-client.ts): such a run secedes, and a thread whose every run is seceded counts as free.
+ * Answers are therefore matched to runs by run id, not to the batch they came in.
  */
 export class ThreadPool {
   private readonly slots: Slot[] = [];
@@ -60,41 +78,38 @@ export class ThreadPool {
   constructor(
     nthreads: number,
     private readonly onResult: (results: PoolResult[]) => void,
-    /** heapMb: each thread's V8 old-space cap (MiB); a task over it errs ERR_TASK_MEMORY. */
-    private readonly limits: { heapMb?: number } = {},
+    private readonly limits: PoolOptions = {},
   ) {
     for (let i = 0; i < nthreads; i++) this.slots.push(this.startThread());
   }
 
   private startThread(): Slot {
+    const data: ThreadData = this.limits.cluster ?? { scheduler: null, keys: null };
     const thread = new Thread(path.join(__dirname, 'executor.js'), {
       resourceLimits: this.limits.heapMb
         ? { maxOldGenerationSizeMb: this.limits.heapMb }
         : undefined,
+      // The cluster's keys travel in memory, never on a command line, in the environment or on disk.
+      workerData: data,
     });
-    const slot: Slot = { thread, inFlight: [], fns: new Lru(FN_CACHE_SIZE), killing: -1 };
-    thread.on('message', (results: ThreadResult[]) => {
-      const sent = slot.inFlight;
-      slot.inFlight = [];
-      const out: PoolResult[] = [];
-      for (let i = 0; i < results.length; i++) {
-        const r = results[i];
-        // The executor answers a batch in order; the key check guards that assumption.
-        const run = sent[i]?.key === r.key ? sent[i].run : sent.find((t) => t.key === r.key)?.run;
-        if (run === undefined) continue;
-        this.meanDuration =
-          this.meanDuration < 0 ? r.duration : 0.9 * this.meanDuration + 0.1 * r.duration;
-        out.push({ ...r, run });
-      }
-      this.onResult(out);
-      this.dispatch();
-    });
+    const slot: Slot = {
+      thread,
+      inFlight: [],
+      seceded: new Set(),
+      fns: new Lru(FN_CACHE_SIZE),
+      killing: -1,
+    };
+    thread.on('message', (m: ThreadReply) => this.onReply(slot, m));
     let crash: Error | null = null;
     thread.on('error', (err) => (crash = err));
     thread.on('exit', (code) => {
       if (this.closing) return;
       const lost = slot.inFlight;
       slot.inFlight = [];
+      // Its seceded runs hold slots again (they run anew, or end as died).
+      for (const t of lost)
+        if (slot.seceded.has(t.run)) this.limits.onSecede?.(t.run, t.key, false);
+      slot.seceded.clear();
       this.slots[this.slots.indexOf(slot)] = this.startThread();
       const killed = slot.killing;
       // A recycled thread's task counts as one whose thread died: run again, and after 3 deaths
@@ -138,6 +153,37 @@ export class ThreadPool {
     return slot;
   }
 
+  /** A thread's answer: runs that ended (matched by run id), or a run seceded or rejoined. */
+  private onReply(slot: Slot, m: ThreadReply): void {
+    if (m.t !== 'results') {
+      const t = slot.inFlight.find((x) => x.run === m.run);
+      if (!t) return; // ended meanwhile
+      const seceded = m.t === 'seceded';
+      if (seceded === slot.seceded.has(m.run)) return;
+      if (seceded) slot.seceded.add(m.run);
+      else slot.seceded.delete(m.run);
+      this.limits.onSecede?.(t.run, t.key, seceded);
+      if (seceded) this.dispatch();
+      return;
+    }
+    const out: PoolResult[] = [];
+    for (const r of m.results) {
+      // Mostly the oldest run: a batch ends in the order it was sent.
+      const i =
+        slot.inFlight[0]?.run === r.run ? 0 : slot.inFlight.findIndex((t) => t.run === r.run);
+      if (i < 0) continue;
+      slot.inFlight.splice(i, 1);
+      // A run that waited on others says nothing of how long tasks take: it sets no batching.
+      if (!slot.seceded.delete(r.run) && !r.waited) {
+        this.meanDuration =
+          this.meanDuration < 0 ? r.duration : 0.9 * this.meanDuration + 0.1 * r.duration;
+      }
+      out.push(r);
+    }
+    this.onResult(out);
+    this.dispatch();
+  }
+
   get queued(): number {
     return this.ready.length;
   }
@@ -162,6 +208,7 @@ export class ThreadPool {
    */
   terminate(run: number): boolean {
     const slot = this.slots.find((s) => s.inFlight.some((t) => t.run === run));
+    // Its thread may run other tasks (seceded ones, or those beside them): they run again.
     if (!slot || slot.killing >= 0) return false;
     slot.killing = run;
     void slot.thread.terminate();
@@ -201,18 +248,21 @@ export class ThreadPool {
     const tiny = this.meanDuration >= 0 && this.meanDuration < 0.001;
     for (const slot of this.slots) {
       if (this.ready.length === 0) return;
-      if (slot.inFlight.length > 0 || slot.killing >= 0 || slot.recycling) continue;
+      // Busy while any run it has holds its slot (seceded ones do not).
+      if (slot.inFlight.length > slot.seceded.size || slot.killing >= 0 || slot.recycling) continue;
       // A batch ends before the first task that must run alone (or is that task only).
       let n = this.ready[0].alone || !tiny ? 1 : Math.min(this.ready.length, BATCH);
       for (let i = 1; i < n; i++) {
         if (this.ready[i].alone) n = i;
       }
-      slot.inFlight = this.ready.splice(0, n);
+      const sent = this.ready.splice(0, n);
+      for (const t of sent) slot.inFlight.push(t);
       const transfer: TransferListItem[] = [];
-      const batch: ThreadTask[] = slot.inFlight.map((t) => {
+      const batch: ThreadTask[] = sent.map((t) => {
         const first = !slot.fns.use(t.fnId, true);
         if (t.gang) transfer.push(...t.gang.transfer);
         return {
+          run: t.run,
           key: t.key,
           fnId: t.fnId,
           spec: first ? t.spec : undefined,

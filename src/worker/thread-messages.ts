@@ -1,8 +1,11 @@
 import type { FnSpec, RemoteError } from '../protocol';
+import type { ClusterKeys } from '../net/security';
 import type { GangSeat } from './gang-messages';
 
-/** Main thread -> executor thread. */
+/** Main thread -> executor thread (a batch of these in one message). */
 export interface ThreadTask {
+  /** The pool's run id: answers are matched by it, since a thread may run several at once. */
+  run: number;
   key: string;
   fnId: string;
   /** Sent the first time a thread sees this function. */
@@ -13,12 +16,33 @@ export interface ThreadTask {
   gang?: GangSeat;
 }
 
-/** Executor thread -> main thread. */
+/** Executor thread -> main thread: how one run ended. */
 export interface ThreadResult {
+  run: number;
   key: string;
   frames?: Uint8Array[];
   error?: RemoteError;
   duration: number;
+  /** It seceded at some point: its duration includes waits on other tasks. */
+  waited?: true;
   /** A gang member other than rank 0 ended its part: its value went to rank 0, none is kept here. */
   part?: true;
+}
+
+/**
+ * Executor thread -> main thread: runs that ended (several in one message while tasks are tiny),
+ * or a run that started waiting on futures of its thread's client (seceded: its slot may take
+ * more work) or stopped waiting (rejoined).
+ */
+export type ThreadReply =
+  | { t: 'results'; results: ThreadResult[] }
+  | { t: 'seceded'; run: number }
+  | { t: 'rejoined'; run: number };
+
+/** What the pool gives each executor thread (workerData): how its tasks' client connects. */
+export interface ThreadData {
+  /** The scheduler's address (a worker's options.scheduler); null: no client for tasks. */
+  scheduler: string | null;
+  /** The cluster's keys, in memory only (never a command line, env var or file); null: none. */
+  keys: ClusterKeys | null;
 }

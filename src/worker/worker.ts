@@ -158,6 +158,11 @@ export class Worker {
         w.options.nthreads,
         process.memoryUsage.rss(),
       ),
+      // Tasks' clients (getClient) connect here with these keys, handed over in memory.
+      cluster: { scheduler: options.scheduler, keys },
+      // A task waiting on its client's futures holds no slot: the scheduler places more here.
+      onSecede: (_run, key, seceded) =>
+        w.schedOut.post('', { t: seceded ? 'long-running' : 'rejoined', key }),
     });
     w.inputs = new InputLoader(
       w.held,
