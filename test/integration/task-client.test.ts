@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Client, LocalCluster, fireAndForget, getClient } from '../../src';
+import { Client, LocalCluster, Variable, fireAndForget, getClient } from '../../src';
 import { DIST } from '../helpers/cluster';
 
 let cluster: LocalCluster;
@@ -64,6 +64,36 @@ test('getClient() is one connection per thread: the same client twice in a task 
   expect(a.first).toBe(a.second);
   expect(b.first).toBe(a.first);
   expect(a.first).not.toBe(client.id);
+});
+
+test("getClient()'s client is the thread's default: node.compute() and new Variable(name) in a task", async () => {
+  const task = async (dist: string) => {
+    const m = require(dist) as typeof import('../../src');
+    await m.getClient();
+    const inc = m.delayed((x: number) => x + 1);
+    const sum = (await inc(inc(1)).compute()) as number;
+    await new m.Variable('from-task').set(sum);
+    return sum;
+  };
+  expect(await client.submit(task, DIST).result()).toBe(3);
+  expect(await new Variable('from-task', client).get()).toBe(3);
+});
+
+test('a task waiting on a coordination primitive gives its slot back: a later task on the one thread sets it', async () => {
+  const waiter = async (dist: string) => {
+    const m = require(dist) as typeof import('../../src');
+    await m.getClient();
+    return new m.Event('task-client-go').wait('60s');
+  };
+  const setter = async (dist: string) => {
+    const m = require(dist) as typeof import('../../src');
+    await m.getClient();
+    await new m.Event('task-client-go').set();
+    return 'set';
+  };
+  const waiting = client.submit(waiter, DIST);
+  expect(await client.submit(setter, DIST).result()).toBe('set');
+  expect(await waiting.result()).toBe(true);
 });
 
 test('getClient() outside a task throws ERR_NOT_IN_TASK', () => {
