@@ -192,11 +192,19 @@ export function getClient(): Promise<Client> {
  * so its result is not kept after. Resolves once the scheduler holds it: the future may be
  * released then.
  */
-export async function fireAndForget(future: Future): Promise<void> {
+export function fireAndForget(future: Future): Promise<void> {
   // A Future's client is private to it; this module is the client package's own helper.
   const host = (future as unknown as { host?: Waits }).host;
   if (!host || typeof host.coordinate !== 'function') {
-    throw new ClusterError('ERR_INTERNAL', 'fireAndForget: the future has no client');
+    return Promise.reject(
+      new ClusterError('ERR_INTERNAL', 'fireAndForget: the future has no client'),
+    );
   }
-  await host.coordinate({ action: 'fire-and-forget', name: future.key } as never);
+  const sent = host
+    .coordinate({ action: 'fire-and-forget', name: future.key } as never)
+    .then(() => undefined);
+  // Called as Dask's fire_and_forget is, without await, a client closed meanwhile must not end
+  // the process with an unhandled rejection; whoever awaits still sees the error.
+  sent.catch(() => undefined);
+  return sent;
 }
