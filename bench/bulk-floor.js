@@ -1,0 +1,136 @@
+'use strict';
+// The ceiling for encrypted bulk data (issue 23, item 4): raw ZeroMQ between two Node processes on
+// loopback moving one value in chunks, with no security (NULL), with CurveZMQ, and with NULL
+// sockets carrying chunks sealed with AES-256-GCM from node:crypto (sealed by the sender, opened
+// by the receiver, one message per chunk so sealing the next overlaps sending this one).
+// Run: node bench/bulk-floor.js [MiB] [chunkMiB] [reps]
+const { fork } = require('node:child_process');
+const crypto = require('node:crypto');
+const zmq = require('zeromq');
+
+const MODES = ['null', 'curve', 'null+aes-gcm'];
+
+/** A 12-byte GCM nonce: 4 fixed bytes, then a counter that never repeats under one key. */
+function nonce(n) {
+  const iv = Buffer.alloc(12);
+  iv.writeUInt32BE(0x62756c6b, 0);
+  iv.writeBigUInt64BE(BigInt(n), 4);
+  return iv;
+}
+
+if (process.argv[2] === 'peer') {
+  (async () => {
+    const [, , , mode, bytesText, chunkText, keysText] = process.argv;
+    const keys = JSON.parse(keysText);
+    const r = new zmq.Router(
+      mode === 'curve' ? { curveServer: true, curveSecretKey: keys.server.secretKey } : {},
+    );
+    r.sendHighWaterMark = 0;
+    await r.bind('tcp://127.0.0.1:*');
+    const bytes = Number(bytesText);
+    const chunk = Number(chunkText);
+    const payload = Buffer.alloc(bytes, 1);
+    const aes = Buffer.from(keys.aes, 'hex');
+    let counter = 0;
+    process.send(r.lastEndpoint);
+    for await (const [id, what] of r) {
+      if (what.toString() !== 'big') {
+        await r.send([id, what]);
+        continue;
+      }
+      if (mode !== 'null+aes-gcm') {
+        const frames = [];
+        for (let at = 0; at < bytes; at += chunk) frames.push(payload.subarray(at, at + chunk));
+        await r.send([id, ...frames]);
+        continue;
+      }
+      for (let at = 0; at < bytes; at += chunk) {
+        const n = counter++;
+        const c = crypto.createCipheriv('aes-256-gcm', aes, nonce(n));
+        const head = Buffer.alloc(8);
+        head.writeBigUInt64BE(BigInt(n));
+        c.setAAD(head);
+        const sealed = c.update(payload.subarray(at, at + chunk));
+        c.final();
+        await r.send([id, head, sealed, c.getAuthTag()]);
+      }
+    }
+  })();
+} else {
+  const mib = Number(process.argv[2] ?? 256);
+  const chunk = Number(process.argv[3] ?? 16) * 2 ** 20;
+  const reps = Number(process.argv[4] ?? 3);
+  const bytes = mib * 2 ** 20;
+
+  async function fetchOnce(d, mode, aes) {
+    const t = process.hrtime.bigint();
+    await d.send('big');
+    let got = 0;
+    if (mode !== 'null+aes-gcm') {
+      const frames = await d.receive();
+      got = Buffer.concat(frames).length;
+    } else {
+      const parts = [];
+      for (let at = 0; at < bytes; at += chunk) {
+        const [head, sealed, tag] = await d.receive();
+        const n = head.readBigUInt64BE(0);
+        const dc = crypto.createDecipheriv('aes-256-gcm', aes, nonce(Number(n)));
+        dc.setAAD(head);
+        dc.setAuthTag(tag);
+        parts.push(dc.update(sealed));
+        dc.final();
+      }
+      got = Buffer.concat(parts).length;
+    }
+    if (got !== bytes) throw new Error('wrong size');
+    return bytes / 2 ** 20 / (Number(process.hrtime.bigint() - t) / 1e9);
+  }
+
+  async function measure(mode) {
+    const keys = {
+      server: zmq.curveKeyPair(),
+      client: zmq.curveKeyPair(),
+      aes: crypto.randomBytes(32).toString('hex'),
+    };
+    const child = fork(
+      __filename,
+      ['peer', mode, String(bytes), String(chunk), JSON.stringify(keys)],
+      { stdio: 'inherit' },
+    );
+    const address = await new Promise((r) => child.once('message', r));
+    const d = new zmq.Dealer(
+      mode === 'curve'
+        ? {
+            curveServerKey: keys.server.publicKey,
+            curvePublicKey: keys.client.publicKey,
+            curveSecretKey: keys.client.secretKey,
+          }
+        : {},
+    );
+    d.receiveHighWaterMark = 0;
+    d.connect(address);
+    await d.send('x');
+    await d.receive();
+    const rates = [];
+    for (let i = 0; i < reps; i++)
+      rates.push(await fetchOnce(d, mode, Buffer.from(keys.aes, 'hex')));
+    d.close();
+    child.kill();
+    return rates;
+  }
+
+  (async () => {
+    console.log(
+      `${mib} MiB in ${chunk / 2 ** 20} MiB chunks, ${reps} fetches per mode, modes alternating`,
+    );
+    const all = Object.fromEntries(MODES.map((m) => [m, []]));
+    for (let round = 0; round < 2; round++)
+      for (const m of MODES) all[m].push(...(await measure(m)));
+    for (const m of MODES) {
+      const s = [...all[m]].sort((a, b) => a - b);
+      console.log(
+        `${m.padEnd(14)} best ${Math.round(s[s.length - 1])} median ${Math.round(s[s.length >> 1])} MiB/s  (${all[m].map(Math.round).join(' ')})`,
+      );
+    }
+  })();
+}
