@@ -52,7 +52,15 @@ export type ErrorCode =
   | 'ERR_DATASET_MISSING'
   | 'ERR_NO_CLIENT'
   /** getClient() called outside a task running on a worker (issue 22, item 4). */
-  | 'ERR_NOT_IN_TASK';
+  | 'ERR_NOT_IN_TASK'
+  /**
+   * Sealed bulk transfers (issue 23, item 4, net/bulk-seal.ts): a bulk message that is not a
+   * sealed piece of the transfer due; a piece whose tag does not verify (changed on the way, or
+   * not sealed with the transfer's key); a piece of a transfer already complete, or again.
+   */
+  | 'ERR_BULK_FRAME'
+  | 'ERR_BULK_AUTH'
+  | 'ERR_BULK_REPLAY';
 
 export class ClusterError extends Error {
   readonly code: ErrorCode;
