@@ -13,6 +13,7 @@ import { isMpiProgram, programTask, type MpiProgram, type ProgramResult } from '
 import { Future, TaskError, type FutureHost, type KeyState } from './future';
 import { collectFutures, substitute, zip } from './structure';
 import { validateTaskOptions, type TaskOptions } from './task-options';
+import { MapSubmits, isScalarArgs, mapKeys } from './map-submits';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { handshakeRefused, withTimeout } from './handshake';
 import { parseDuration } from '../util/duration';
@@ -664,9 +665,33 @@ export class Client implements FutureHost {
       }
     });
     const { key, ...rest } = options;
-    return zip(its).map((args, i) =>
+    const columns = its.map((it) => Array.from(it));
+    const n = columns.reduce((m, c) => Math.min(m, c.length), Infinity);
+    if (key === undefined && rest.pure !== true && !isMpiProgram(fn) && isScalarArgs(columns, n)) {
+      return this.mapScalars(rest, fn, columns, n);
+    }
+    return zip(columns).map((args, i) =>
       this.submitWith({ ...rest, key: key ? `${key}-${i}` : undefined }, fn, ...(args as never[])),
     );
+  }
+
+  /** A map of scalar arguments: futures now, the submits packed as they are sent (map-submits.ts). */
+  private mapScalars(
+    options: TaskOptions,
+    fn: TaskFunction,
+    columns: unknown[][],
+    n: number,
+  ): Future<unknown>[] {
+    this.checkOpen();
+    const opts = validateTaskOptions(options);
+    if (n === 0) return [];
+    const { id, spec } = fnSpecOf(fn);
+    const keys = mapKeys(fnName(fn), n);
+    const futures = new Array<Future>(n);
+    for (let i = 0; i < n; i++) futures[i] = this.track(keys[i]);
+    if (!this.defined.use(id, true)) this.outbox.post('', { t: 'define-fn', id, spec });
+    this.outbox.postSource('', new MapSubmits(keys, columns, id, opts));
+    return futures;
   }
 
   /** Values of delayed nodes (src/graph), in arrays and plain objects too; several give an array. */

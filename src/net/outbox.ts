@@ -15,8 +15,23 @@ const SLICE_MS = 10;
 const RETRY_MIN_MS = 1;
 const RETRY_MAX_MS = 50;
 
+/**
+ * Ops made only when their turn to be sent comes, in order with everything posted around them:
+ * a large map's submits are packed in the background, a message at a time, while `map` has
+ * returned long ago. `next()` gives the next op, or null once there is none left.
+ */
+export interface OpSource {
+  next(): Envelope | null;
+  /** Ops still to come (for `backlog`). */
+  readonly left: number;
+}
+
+type Entry = Envelope | OpSource;
+
+const isSource = (e: Entry): e is OpSource => typeof (e as OpSource).next === 'function';
+
 interface PeerQueue {
-  envs: Envelope[];
+  envs: Entry[];
   /** Index of the first op not yet encoded. */
   head: number;
   /** A message that met the peer's high-water mark, sent first when the peer takes more. */
@@ -64,20 +79,35 @@ export class Outbox {
 
   /** Queues an op for `peer` (a routing id on a ROUTER; ignored on a DEALER). */
   post(peer: string, op: Envelope['op'], frames: Buffer[] = []): void {
+    this.enqueue(peer, { op, frames });
+  }
+
+  /** Queues ops that `source` makes when their turn comes (after everything posted before). */
+  postSource(peer: string, source: OpSource): void {
+    this.enqueue(peer, source);
+  }
+
+  private enqueue(peer: string, entry: Entry): void {
     if (this.closed) return;
     let q = this.queues.get(peer);
     if (!q) {
       q = { envs: [], head: 0, parked: null, retryMs: RETRY_MIN_MS, retryAt: 0 };
       this.queues.set(peer, q);
     }
-    q.envs.push({ op, frames });
+    q.envs.push(entry);
     this.schedule();
   }
 
   /** Ops posted and not yet handed to ZeroMQ, for every peer. */
   get backlog(): number {
     let n = 0;
-    for (const q of this.queues.values()) n += q.envs.length - q.head + (q.parked ? 1 : 0);
+    for (const q of this.queues.values()) {
+      for (let i = q.head; i < q.envs.length; i++) {
+        const e = q.envs[i];
+        n += isSource(e) ? e.left : 1;
+      }
+      if (q.parked) n += 1;
+    }
     return n;
   }
 
@@ -102,6 +132,11 @@ export class Outbox {
           if (q.parked && now < q.retryAt) continue;
           const parts = q.parked ?? this.take(peer, q);
           q.parked = null;
+          if (!parts) {
+            // Only exhausted sources were left.
+            if (q.head >= q.envs.length) this.queues.delete(peer);
+            continue;
+          }
           const r = await this.send(parts);
           if (r === 'closed') return this.close(); // the socket is gone: nothing more can leave
           if (r === 'full') {
@@ -143,17 +178,27 @@ export class Outbox {
     );
   }
 
-  /** Encodes the peer's next message from its queue. */
-  private take(peer: string, q: PeerQueue): Buffer[] {
-    const end = Math.min(q.envs.length, q.head + MAX_OPS_PER_MESSAGE);
-    let i = q.head;
+  /** Encodes the peer's next message from its queue; null when nothing was left to send. */
+  private take(peer: string, q: PeerQueue): Buffer[] | null {
+    const batch: Envelope[] = [];
     let bytes = 0;
-    do {
-      for (const f of q.envs[i].frames) bytes += f.length;
-      i++;
-    } while (i < end && bytes < MAX_BYTES_PER_MESSAGE);
-    const parts = encode(q.envs.slice(q.head, i));
-    q.head = i;
+    while (q.head < q.envs.length && batch.length < MAX_OPS_PER_MESSAGE) {
+      if (bytes >= MAX_BYTES_PER_MESSAGE) break;
+      const e = q.envs[q.head];
+      let env: Envelope | null;
+      if (isSource(e)) {
+        env = e.next();
+        if (env === null) {
+          q.head++;
+          continue;
+        }
+      } else {
+        env = e;
+        q.head++;
+      }
+      for (const f of env.frames) bytes += f.length;
+      batch.push(env);
+    }
     if (q.head === q.envs.length) {
       q.envs = [];
       q.head = 0;
@@ -161,6 +206,8 @@ export class Outbox {
       q.envs = q.envs.slice(q.head);
       q.head = 0;
     }
+    if (batch.length === 0) return null;
+    const parts = encode(batch);
     if (this.routed) parts.unshift(Buffer.from(peer, 'latin1'));
     return parts;
   }

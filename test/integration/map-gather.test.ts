@@ -158,3 +158,24 @@ test('cyclic and shared values travel as structured clone keeps them, both ways'
   expect(out.self).toBe(out);
   expect(out.pair[1]).toBe(out.pair[0]);
 });
+
+test('a task submitted right after a map can depend on its futures before their submits went out', async () => {
+  const fs = client.map(
+    (x: number) => x + 1,
+    Array.from({ length: 5_000 }, (_, i) => i),
+  );
+  const total = client.submit((...xs: number[]) => xs.reduce((s, x) => s + x, 0), ...fs.slice(-3));
+  expect(await total.result()).toBe(4998 + 4999 + 5000);
+  fs[0].release(); // released, possibly before its submit left: the scheduler lets it go
+  expect((await client.gather(fs.slice(1, 4))) as number[]).toEqual([2, 3, 4]);
+});
+
+test('map takes generators and object arguments too (packed at once, as submit does)', async () => {
+  function* gen() {
+    for (let i = 0; i < 4; i++) yield { v: i };
+  }
+  const fs = client.map((o: { v: number }, s: string) => `${s}${o.v}`, gen(), ['a', 'b', 'c']);
+  expect(await client.gather(fs)).toEqual(['a0', 'b1', 'c2']);
+  const scalars = client.map((x: bigint | null) => String(x), new Set([1n, null]));
+  expect(await client.gather(scalars)).toEqual(['1', 'null']);
+});
