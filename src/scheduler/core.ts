@@ -6,7 +6,7 @@ import { applyReport, newMemory } from './memory';
 import { Placement } from './placement';
 import { Rebalances, planRebalance } from './rebalance';
 import { ReadyQueue } from './ready-queue';
-import { NONE, grow, shrink } from './sets';
+import { NONE, grow, shrink, soleSet, unwant, want } from './sets';
 import { StoryLog } from './story';
 import { StartOrder } from './suspects';
 import { UnrunnableWatch } from './unrunnable';
@@ -61,6 +61,13 @@ export class SchedulerCore<P> {
   private stimuli = 0;
   /** Workers being retired (retire-workers), checked after every batch of events. */
   private readonly retiring = new Set<string>();
+  /** Each client's shared one-client wanters set (sets.ts want()). */
+  private readonly soleSets = new Map<string, ReadonlySet<string>>();
+  private readonly sole = (client: string): ReadonlySet<string> => {
+    let s = this.soleSets.get(client);
+    if (!s) this.soleSets.set(client, (s = soleSet(client)));
+    return s;
+  };
   /** Restricted tasks no connected worker can run: warned of on ticks. */
   private readonly unrunnable: UnrunnableWatch<P>;
   /** How tasks enter their workers' pools: which ones a dead worker was running. */
@@ -196,7 +203,7 @@ export class SchedulerCore<P> {
     }
     c.wants.add(t.key);
     if (existing) {
-      existing.wantedBy.add(client);
+      want(existing, client, this.sole);
       if (existing.payload === null && existing.state === 'released') existing.payload = t.payload;
       if (existing.state === 'memory') this.emitDone(existing, [client]);
       else if (existing.state === 'erred') this.emitErred(existing, [client]);
@@ -209,7 +216,7 @@ export class SchedulerCore<P> {
     if (t.workers && t.workers.length > 0) ts.workers = t.workers;
     if (t.resources && Object.keys(t.resources).length > 0) ts.resources = t.resources;
     if (t.ranks !== undefined && t.ranks >= 1) ts.ranks = t.ranks;
-    ts.wantedBy.add(client);
+    want(ts, client, this.sole);
     for (const depKey of t.deps) {
       // A new task can only close a cycle through itself: every dependency exists before it.
       const dep = depKey === t.key ? undefined : this.tasks.get(depKey);
@@ -249,7 +256,7 @@ export class SchedulerCore<P> {
     this.clients.get(client)?.wants.delete(key);
     const ts = this.tasks.get(key);
     if (!ts) return;
-    ts.wantedBy.delete(client);
+    unwant(ts, client);
     this.maybeRelease(ts);
   }
 
@@ -258,6 +265,7 @@ export class SchedulerCore<P> {
     if (!c) return;
     this.clients.delete(client);
     for (const key of c.wants) this.release(client, key);
+    this.soleSets.delete(client);
     this.out.push({ type: 'client-removed', client, reason });
   }
 
@@ -287,7 +295,7 @@ export class SchedulerCore<P> {
     for (let i = order.length - 1; i >= 0; i--) {
       const ts = order[i];
       if (this.tasks.get(ts.key) !== ts) continue;
-      if (ts.wantedBy.delete(client)) {
+      if (unwant(ts, client)) {
         this.out.push({ type: 'key-cancelled', client, key: ts.key });
         this.clients.get(client)?.wants.delete(ts.key);
       }
@@ -318,7 +326,7 @@ export class SchedulerCore<P> {
       }
       if (!ts) ts = this.newTask(key, null, 0);
       c.wants.add(key);
-      ts.wantedBy.add(client);
+      want(ts, client, this.sole);
       if (holders.length === 0) {
         this.fail(ts, {
           name: 'DataLost',
@@ -634,7 +642,7 @@ export class SchedulerCore<P> {
       dependents: NONE,
       waitingOn: NONE,
       waiters: NONE,
-      wantedBy: new Set(),
+      wantedBy: NONE,
       who: NONE,
       processingOn: null,
       priority,

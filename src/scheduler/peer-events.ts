@@ -4,6 +4,7 @@
  * server does the I/O (replies, the dashboard, stats) around these.
  */
 import type { Envelope, FnSpec, OpOf, RemoteError, WorkerInfoWire } from '../protocol';
+import { CompactPayload } from './payload';
 import type { Payload } from './server';
 import type { SchedulerEvent } from './types';
 
@@ -50,7 +51,7 @@ export function submitted(
         resources: t.resources,
         fingerprint: t.fp,
         ranks: t.ranks,
-        payload: { fn: t.fn, spec, frames },
+        payload: new CompactPayload(t.fn, spec, frames),
       },
     ],
   };

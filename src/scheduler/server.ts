@@ -566,6 +566,7 @@ export class Scheduler {
           this.outbox.post(a.worker, { t: 'define-fn', id: a.payload.fn, spec: a.payload.spec });
         }
         const deps = a.deps;
+        const frames = a.payload.frames;
         this.outbox.post(
           a.worker,
           {
@@ -573,10 +574,10 @@ export class Scheduler {
             key: a.key,
             fn: a.payload.fn,
             deps,
-            nf: a.payload.frames.length,
+            nf: frames.length,
             ...(a.gang ? { gang: a.gang } : {}),
           },
-          a.payload.frames,
+          frames,
         );
         return;
       }

@@ -31,7 +31,8 @@ export interface TaskState<P> {
   waitingOn: ReadonlySet<string>;
   /** dependents still to run that need this key in memory. */
   waiters: ReadonlySet<string>;
-  wantedBy: Set<string>;
+  /** Clients that want it; a set shared by many tasks while one client alone does (sets.ts). */
+  wantedBy: ReadonlySet<string>;
   who: ReadonlySet<string>;
   processingOn: string | null;
   priority: number;
