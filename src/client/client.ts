@@ -10,10 +10,19 @@ import { Outbox, PeerPool, dealer, localKeys, resolveSecurity, type ClusterKeys 
 import { decode, pack, packedBytes, unpack, type Envelope, type SchedulerInfo } from '../protocol';
 import { fnName, fnSpecOf, type TaskFunction } from './fnspec';
 import { isMpiProgram, programTask, type MpiProgram, type ProgramResult } from './program';
-import { Future, TaskError, type FutureHost, type KeyState } from './future';
+import {
+  Future,
+  NO_HOLDERS,
+  NO_WAITERS,
+  TaskError,
+  addWaiter,
+  type FutureHost,
+  type KeyState,
+} from './future';
 import { collectFutures, substitute, zip } from './structure';
 import { validateTaskOptions, type TaskOptions } from './task-options';
 import { MapSubmits, isScalarArgs, mapKeys } from './map-submits';
+import { KeyTable } from './key-table';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { handshakeRefused, withTimeout } from './handshake';
 import { parseDuration } from '../util/duration';
@@ -63,7 +72,7 @@ export class Client implements FutureHost {
   /** Counts worker removals seen (n-workers going down): holders learnt before one may be gone. */
   private removals = 0;
   /** One entry per key some live Future of this client refers to; removed with the last one. */
-  private readonly keys = new Map<string, KeyState>();
+  private readonly keys = new KeyTable();
   /** Functions the scheduler holds for this client, kept in step with its cache (Lru). */
   private readonly defined = new Lru<string, true>(FN_CACHE_SIZE);
   private readonly outbox: Outbox;
@@ -293,8 +302,11 @@ export class Client implements FutureHost {
     ks.inline = inline;
     ks.who = who;
     ks.whoAsOf = this.removals;
-    this.waits -= ks.waiters.length;
-    for (const w of ks.waiters.splice(0)) w();
+    const waiters = ks.waiters;
+    if (waiters.length === 0) return;
+    ks.waiters = NO_WAITERS;
+    this.waits -= waiters.length;
+    for (const w of waiters) w();
   }
 
   private markClosed(
@@ -347,12 +359,26 @@ export class Client implements FutureHost {
   private track(key: string): Future {
     let ks = this.keys.get(key);
     if (!ks) {
-      ks = { key, status: 'pending', error: null, inline: null, who: [], refs: 0, waiters: [] };
+      // Shared empty lists until used: a 300,000-task map makes this object 300,000 times.
+      ks = {
+        key,
+        status: 'pending',
+        error: null,
+        inline: null,
+        who: NO_HOLDERS,
+        refs: 0,
+        waiters: NO_WAITERS,
+      };
       this.keys.set(key, ks);
     }
+    return this.futureOf(ks);
+  }
+
+  /** A new Future of a tracked key: one more reference, let go when it is collected. */
+  private futureOf(ks: KeyState): Future {
     ks.refs += 1;
-    const f = new Future(key, this);
-    this.registry.register(f, key, f);
+    const f = new Future(ks.key, this);
+    this.registry.register(f, ks.key, f);
     return f;
   }
 
@@ -407,7 +433,7 @@ export class Client implements FutureHost {
       if (!ks || (ks.status !== 'pending' && ks.status !== 'lost')) continue;
       remaining += 1;
       this.waits += 1;
-      ks.waiters.push(one);
+      addWaiter(ks, one);
     }
     if (remaining === 0) return Promise.resolve();
     this.wake();
@@ -419,7 +445,7 @@ export class Client implements FutureHost {
     if (!ks || (ks.status !== 'pending' && ks.status !== 'lost')) return Promise.resolve();
     this.waits += 1;
     this.wake();
-    return new Promise((r) => ks.waiters.push(r));
+    return new Promise((r) => addWaiter(ks, r));
   }
 
   async resultOf(key: string): Promise<unknown> {
@@ -686,9 +712,10 @@ export class Client implements FutureHost {
     const opts = validateTaskOptions(options);
     if (n === 0) return [];
     const { id, spec } = fnSpecOf(fn);
-    const keys = mapKeys(fnName(fn), n);
+    const { prefix, keys } = mapKeys(fnName(fn), n);
+    const states = this.keys.addBatch(prefix, keys);
     const futures = new Array<Future>(n);
-    for (let i = 0; i < n; i++) futures[i] = this.track(keys[i]);
+    for (let i = 0; i < n; i++) futures[i] = this.futureOf(states[i]);
     if (!this.defined.use(id, true)) this.outbox.post('', { t: 'define-fn', id, spec });
     this.outbox.postSource('', new MapSubmits(keys, columns, id, opts));
     return futures;

@@ -48,6 +48,16 @@ export interface KeyState {
   fp?: string;
 }
 
+/** The shared empty lists a key's state starts with (never changed: replaced on first use). */
+export const NO_HOLDERS: string[] = [];
+export const NO_WAITERS: (() => void)[] = [];
+
+/** Adds a waiter to a key's state, giving it a list of its own first. */
+export function addWaiter(ks: KeyState, waiter: () => void): void {
+  if (ks.waiters === NO_WAITERS) ks.waiters = [];
+  ks.waiters.push(waiter);
+}
+
 /** What a Future needs from its client. */
 export interface FutureHost {
   resultOf(key: string): Promise<unknown>;

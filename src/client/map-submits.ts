@@ -37,12 +37,15 @@ export function isScalarArgs(columns: readonly unknown[][], n: number): boolean 
   return true;
 }
 
-/** `n` fresh keys `name-<uuid>-<i>`: one random id per map, unique per task by its index. */
-export function mapKeys(name: string, n: number): string[] {
-  const base = `${name}-${randomUUID()}-`;
+/**
+ * `n` fresh keys `<prefix><i>`, the prefix `name-<uuid>-`: one random id per map, unique per
+ * task by its index (the client's KeyTable keeps them as one batch by that prefix).
+ */
+export function mapKeys(name: string, n: number): { prefix: string; keys: string[] } {
+  const prefix = `${name}-${randomUUID()}-`;
   const keys = new Array<string>(n);
-  for (let i = 0; i < n; i++) keys[i] = base + i;
-  return keys;
+  for (let i = 0; i < n; i++) keys[i] = prefix + i;
+  return { prefix, keys };
 }
 
 export class MapSubmits implements OpSource {

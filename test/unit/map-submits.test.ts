@@ -32,13 +32,14 @@ test('only null, numbers, strings, booleans, undefined and bigints are scalar ar
 test('map keys share one random id per map and differ by index, with the kind in front', () => {
   const a = mapKeys('inc', 3);
   const b = mapKeys('inc', 3);
-  expect(new Set([...a, ...b]).size).toBe(6);
-  expect(a[2]).toMatch(/^inc-[0-9a-f-]{36}-2$/);
+  expect(new Set([...a.keys, ...b.keys]).size).toBe(6);
+  expect(a.keys[2]).toMatch(/^inc-[0-9a-f-]{36}-2$/);
+  expect(a.keys[2]).toBe(`${a.prefix}2`);
 });
 
 test('a map source makes one submit per task, its arguments unpacking to the zipped values', () => {
   const n = 2500; // more than one serializer's worth of tasks
-  const keys = mapKeys('add', n);
+  const { keys } = mapKeys('add', n);
   const xs = Array.from({ length: n }, (_, i) => i);
   const ys = Array.from({ length: n }, (_, i) => `y${i}`);
   const src = new MapSubmits(keys, [xs, ys], 'fn-1', { ...OPTS, priority: 3, workers: ['w'] });
