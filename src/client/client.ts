@@ -23,6 +23,7 @@ import { collectFutures, substitute, zip } from './structure';
 import { validateTaskOptions, type TaskOptions } from './task-options';
 import { MapSubmits, isScalarArgs, mapKeys } from './map-submits';
 import { KeyTable } from './key-table';
+import { eachSliced } from '../util/sliced';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { handshakeRefused, withTimeout } from './handshake';
 import { parseDuration } from '../util/duration';
@@ -421,22 +422,25 @@ export class Client implements FutureHost {
    * Resolves once every key has settled: one promise for the lot, not one per key (a gather of
    * 10,000 futures would otherwise allocate and chain 10,000 promises).
    */
-  private allSettled(keys: string[]): Promise<void> {
-    let remaining = 0;
+  private async allSettled(keys: string[]): Promise<void> {
+    // One more than the waiters until all are in: keys settle while a long list is walked.
+    let remaining = 1;
     let done!: () => void;
     const p = new Promise<void>((r) => (done = r));
     const one = () => {
       if (--remaining === 0) done();
     };
-    for (const key of keys) {
+    const wait = (key: string) => {
       const ks = this.keys.get(key);
-      if (!ks || (ks.status !== 'pending' && ks.status !== 'lost')) continue;
+      if (!ks || (ks.status !== 'pending' && ks.status !== 'lost')) return;
       remaining += 1;
       this.waits += 1;
       addWaiter(ks, one);
-    }
-    if (remaining === 0) return Promise.resolve();
-    this.wake();
+      if (remaining === 2) this.wake();
+    };
+    if (keys.length === 1) wait(keys[0]);
+    else await eachSliced(keys, wait, SLICE_MS);
+    one();
     return p;
   }
 
@@ -456,14 +460,22 @@ export class Client implements FutureHost {
   /** Waits for keys and brings their values here: inline ones at once, the rest from workers. */
   private async fetchResults(keys: string[]): Promise<Map<string, unknown>> {
     const out = new Map<string, unknown>();
-    let todo = Array.from(new Set(keys));
+    const unique = new Set<string>();
+    await eachSliced(keys, (k) => unique.add(k), SLICE_MS);
+    let todo = [...unique];
     while (todo.length > 0) {
       await this.allSettled(todo);
       // Holders learnt before a worker left may be that worker: ask first rather than time out.
-      const stale = todo.filter((k) => {
-        const ks = this.keys.get(k);
-        return ks?.status === 'finished' && !ks.inline && ks.whoAsOf !== this.removals;
-      });
+      const stale: string[] = [];
+      await eachSliced(
+        todo,
+        (k) => {
+          const ks = this.keys.get(k);
+          if (ks?.status === 'finished' && !ks.inline && ks.whoAsOf !== this.removals)
+            stale.push(k);
+        },
+        SLICE_MS,
+      );
       if (stale.length > 0) await this.refreshWhoHas(stale);
       const byWorker = new Map<string, string[]>();
       const retry: string[] = [];
