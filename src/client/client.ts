@@ -396,7 +396,7 @@ export class Client implements FutureHost {
       );
     }
     this.keys.delete(key);
-    if (!this.closedReason) this.outbox.post('', { t: 'release', keys: [key] });
+    if (!this.closedReason) this.outbox.postKeys('', 'release', [key]);
   }
 
   stateOf(key: string): KeyState {

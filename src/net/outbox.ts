@@ -28,6 +28,13 @@ export interface OpSource {
 
 type Entry = Envelope | OpSource;
 
+/** Ops that carry only a list of keys, which postKeys merges. */
+type KeysOpType = 'release' | 'free-keys';
+/** Keys in one merged op at most, so no message's header grows past a few megabytes. */
+export const KEYS_PER_OP = 64;
+/** Ops made by postKeys: their key lists are the Outbox's own, free to grow. */
+const merged = new WeakSet<object>();
+
 const isSource = (e: Entry): e is OpSource => typeof (e as OpSource).next === 'function';
 
 interface PeerQueue {
@@ -80,6 +87,26 @@ export class Outbox {
   /** Queues an op for `peer` (a routing id on a ROUTER; ignored on a DEALER). */
   post(peer: string, op: Envelope['op'], frames: Buffer[] = []): void {
     this.enqueue(peer, { op, frames });
+  }
+
+  /**
+   * Queues `{ t, keys }`, or adds the keys to the peer's last queued op when that is one of the
+   * same type that nothing was queued after: the order of everything sent is as if each were
+   * its own op, and a release of 300,000 futures is a few thousand ops, not 300,000.
+   */
+  postKeys(peer: string, t: KeysOpType, keys: readonly string[]): void {
+    const q = this.queues.get(peer);
+    const last = q && q.envs.length > q.head ? q.envs[q.envs.length - 1] : undefined;
+    if (last && !isSource(last) && last.op.t === t && merged.has(last.op)) {
+      const into = (last.op as { keys: string[] }).keys;
+      if (into.length + keys.length <= KEYS_PER_OP) {
+        for (const k of keys) into.push(k);
+        return;
+      }
+    }
+    const op = { t, keys: keys.slice() };
+    merged.add(op);
+    this.post(peer, op);
   }
 
   /** Queues ops that `source` makes when their turn comes (after everything posted before). */

@@ -582,7 +582,7 @@ export class Scheduler {
         return;
       }
       case 'free-keys':
-        return this.outbox.post(a.worker, { t: 'free-keys', keys: a.keys });
+        return this.outbox.postKeys(a.worker, 'free-keys', a.keys);
       case 'cancel-compute':
         return this.outbox.post(a.worker, { t: 'cancel-compute', keys: a.keys });
       case 'acquire-replicas':

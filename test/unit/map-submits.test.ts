@@ -1,21 +1,5 @@
-import type * as zmq from 'zeromq';
-import { Outbox, MAX_OPS_PER_MESSAGE } from '../../src/net';
-import type { OpSource } from '../../src/net/outbox';
-import { decode, unpack, type Envelope } from '../../src/protocol';
+import { unpack, type Envelope } from '../../src/protocol';
 import { MapSubmits, isScalarArgs, mapKeys } from '../../src/client/map-submits';
-
-/** A DEALER stand-in that records what the Outbox hands it, decoded. */
-function recorder(): { socket: zmq.Dealer; messages: Envelope[][] } {
-  const messages: Envelope[][] = [];
-  const socket = {
-    closed: false,
-    send: (parts: Buffer[]) => {
-      messages.push(decode(parts));
-      return Promise.resolve();
-    },
-  } as unknown as zmq.Dealer;
-  return { socket, messages };
-}
 
 const OPTS = { pure: false, retries: 0, priority: 0 };
 
@@ -62,43 +46,4 @@ test('a map source makes one submit per task, its arguments unpacking to the zip
     });
     expect(unpack(frames)).toEqual([i, `y${i}`]);
   });
-});
-
-test("an Outbox sends a source's ops in their place among posted ops, a message at a time", async () => {
-  const { socket, messages } = recorder();
-  const out = new Outbox(socket, false, 'test');
-  let asked = 0;
-  const total = MAX_OPS_PER_MESSAGE + 5;
-  const source: OpSource = {
-    get left() {
-      return total - asked;
-    },
-    next: () =>
-      asked < total ? { op: { t: 'release', keys: [`k${asked++}`] }, frames: [] } : null,
-  };
-  out.post('', { t: 'cancel', keys: ['before'] });
-  out.postSource('', source);
-  out.post('', { t: 'cancel', keys: ['after'] });
-  // Nothing is made until the pump sends: posting returns at once.
-  expect(asked).toBe(0);
-  expect(out.backlog).toBe(total + 2);
-  expect(await out.drained()).toBe(true);
-  const ops = messages.flat().map((e) => e.op);
-  expect(ops).toHaveLength(total + 2);
-  expect(ops[0]).toEqual({ t: 'cancel', keys: ['before'] });
-  expect(ops.slice(1, -1).map((o) => (o.t === 'release' ? o.keys[0] : o.t))).toEqual(
-    Array.from({ length: total }, (_, i) => `k${i}`),
-  );
-  expect(ops[total + 1]).toEqual({ t: 'cancel', keys: ['after'] });
-  expect(messages.every((m) => m.length <= MAX_OPS_PER_MESSAGE)).toBe(true);
-  out.close();
-});
-
-test('an Outbox whose only entry is an empty source sends nothing and is drained', async () => {
-  const { socket, messages } = recorder();
-  const out = new Outbox(socket, false, 'test');
-  out.postSource('', { left: 0, next: () => null });
-  expect(await out.drained()).toBe(true);
-  expect(messages).toHaveLength(0);
-  out.close();
 });
