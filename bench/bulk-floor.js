@@ -2,8 +2,9 @@
 // The ceiling for encrypted bulk data (issue 23, item 4): raw ZeroMQ between two Node processes on
 // loopback moving one value in chunks, with no security (NULL), with CurveZMQ, and with NULL
 // sockets carrying chunks sealed with AES-256-GCM from node:crypto (sealed by the sender, opened
-// by the receiver, one message per chunk so sealing the next overlaps sending this one).
-// Run: node bench/bulk-floor.js [MiB] [chunkMiB] [reps]
+// by the receiver, one message per chunk so sealing the next overlaps sending this one; each
+// chunk sealed as pieces of pieceKiB, as src/net/bulk-seal.ts does with 256 KiB pieces, 4 a message).
+// Run: node bench/bulk-floor.js [MiB] [chunkMiB] [reps] [pieceKiB]
 const { fork } = require('node:child_process');
 const crypto = require('node:crypto');
 const zmq = require('zeromq');
@@ -20,7 +21,7 @@ function nonce(n) {
 
 if (process.argv[2] === 'peer') {
   (async () => {
-    const [, , , mode, bytesText, chunkText, keysText] = process.argv;
+    const [, , , mode, bytesText, chunkText, pieceText, keysText] = process.argv;
     const keys = JSON.parse(keysText);
     const r = new zmq.Router(
       mode === 'curve' ? { curveServer: true, curveSecretKey: keys.server.secretKey } : {},
@@ -29,6 +30,7 @@ if (process.argv[2] === 'peer') {
     await r.bind('tcp://127.0.0.1:*');
     const bytes = Number(bytesText);
     const chunk = Number(chunkText);
+    const piece = Number(pieceText);
     const payload = Buffer.alloc(bytes, 1);
     const aes = Buffer.from(keys.aes, 'hex');
     let counter = 0;
@@ -45,14 +47,18 @@ if (process.argv[2] === 'peer') {
         continue;
       }
       for (let at = 0; at < bytes; at += chunk) {
-        const n = counter++;
-        const c = crypto.createCipheriv('aes-256-gcm', aes, nonce(n));
-        const head = Buffer.alloc(8);
-        head.writeBigUInt64BE(BigInt(n));
-        c.setAAD(head);
-        const sealed = c.update(payload.subarray(at, at + chunk));
-        c.final();
-        await r.send([id, head, sealed, c.getAuthTag()]);
+        const parts = [];
+        for (let p = at; p < Math.min(bytes, at + chunk); p += piece) {
+          const n = counter++;
+          const c = crypto.createCipheriv('aes-256-gcm', aes, nonce(n));
+          const head = Buffer.alloc(8);
+          head.writeBigUInt64BE(BigInt(n));
+          c.setAAD(head);
+          const sealed = c.update(payload.subarray(p, Math.min(p + piece, at + chunk)));
+          c.final();
+          parts.push(head, sealed, c.getAuthTag());
+        }
+        await r.send([id, ...parts]);
       }
     }
   })();
@@ -60,6 +66,7 @@ if (process.argv[2] === 'peer') {
   const mib = Number(process.argv[2] ?? 256);
   const chunk = Number(process.argv[3] ?? 16) * 2 ** 20;
   const reps = Number(process.argv[4] ?? 3);
+  const piece = Math.min(chunk, Number(process.argv[5] ?? 256) * 1024);
   const bytes = mib * 2 ** 20;
 
   async function fetchOnce(d, mode, aes) {
@@ -70,17 +77,22 @@ if (process.argv[2] === 'peer') {
       const frames = await d.receive();
       got = Buffer.concat(frames).length;
     } else {
-      const parts = [];
-      for (let at = 0; at < bytes; at += chunk) {
-        const [head, sealed, tag] = await d.receive();
-        const n = head.readBigUInt64BE(0);
-        const dc = crypto.createDecipheriv('aes-256-gcm', aes, nonce(Number(n)));
-        dc.setAAD(head);
-        dc.setAuthTag(tag);
-        parts.push(dc.update(sealed));
-        dc.final();
+      // Opened into one block, as the bulk channel does (no copy to join the pieces after).
+      const out = Buffer.allocUnsafeSlow(bytes);
+      let off = 0;
+      while (off < bytes) {
+        const parts = await d.receive();
+        for (let i = 0; i < parts.length; i += 3) {
+          const [head, sealed, tag] = parts.slice(i, i + 3);
+          const n = head.readBigUInt64BE(0);
+          const dc = crypto.createDecipheriv('aes-256-gcm', aes, nonce(Number(n)));
+          dc.setAAD(head);
+          dc.setAuthTag(tag);
+          off += dc.update(sealed).copy(out, off);
+          dc.final();
+        }
       }
-      got = Buffer.concat(parts).length;
+      got = off;
     }
     if (got !== bytes) throw new Error('wrong size');
     return bytes / 2 ** 20 / (Number(process.hrtime.bigint() - t) / 1e9);
@@ -94,7 +106,7 @@ if (process.argv[2] === 'peer') {
     };
     const child = fork(
       __filename,
-      ['peer', mode, String(bytes), String(chunk), JSON.stringify(keys)],
+      ['peer', mode, String(bytes), String(chunk), String(piece), JSON.stringify(keys)],
       { stdio: 'inherit' },
     );
     const address = await new Promise((r) => child.once('message', r));
@@ -121,7 +133,7 @@ if (process.argv[2] === 'peer') {
 
   (async () => {
     console.log(
-      `${mib} MiB in ${chunk / 2 ** 20} MiB chunks, ${reps} fetches per mode, modes alternating`,
+      `${mib} MiB in ${chunk / 2 ** 20} MiB messages (sealed as ${piece / 1024} KiB pieces), ${reps} fetches per mode, modes alternating`,
     );
     const all = Object.fromEntries(MODES.map((m) => [m, []]));
     for (let round = 0; round < 2; round++)

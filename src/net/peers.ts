@@ -1,6 +1,7 @@
 import type * as zmq from 'zeromq';
 import { log } from '../log';
-import { decode, type Envelope, type Op } from '../protocol';
+import { decode, type Envelope, type Op, type OpOf } from '../protocol';
+import { BulkReceiver } from './bulk';
 import { Outbox } from './outbox';
 import type { ClusterKeys } from './security';
 import { dealer } from './sockets';
@@ -14,6 +15,11 @@ interface Pending {
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
   conn: Conn;
+  /** Its terminal reply came (it no longer counts in `conn.waiting`). */
+  replied: boolean;
+  /** Values still coming on the bulk channel, and their transfer ids. */
+  bulk: Promise<void>[];
+  bulkIds: number[];
 }
 
 interface Conn {
@@ -21,8 +27,12 @@ interface Conn {
   outbox: Outbox;
   /** Requests waiting for their reply; the socket is read only while some are. */
   waiting: number;
+  /** Requests replied to whose values are still coming on the bulk channel. */
+  bulkWaiting: number;
   reading: boolean;
   lastUsed: number;
+  /** With security on, the sealed bulk channel for large values (net/bulk.ts). */
+  bulk: BulkReceiver | null;
 }
 
 /** A connection with no request for this long is closed (ms). */
@@ -58,15 +68,30 @@ export class PeerPool {
     const conn = this.conn(address);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
+        const p = this.pending.get(req)!;
         this.pending.delete(req);
-        conn.waiting -= 1;
+        if (!p.replied) conn.waiting -= 1;
+        else if (p.bulk.length > 0) conn.bulkWaiting -= 1;
+        if (p.bulkIds.length > 0) conn.bulk?.abandon(Math.max(...p.bulkIds));
         // A peer that does not answer is presumed gone: closing its socket ends the read.
         if (conn.waiting === 0) this.drop(address);
         reject(new PeerTimeoutError(`${this.name}: no reply from ${address} in ${timeout} ms`));
       }, timeout);
-      this.pending.set(req, { envs: [], resolve, reject, timer, conn });
+      this.pending.set(req, {
+        envs: [],
+        resolve,
+        reject,
+        timer,
+        conn,
+        replied: false,
+        bulk: [],
+        bulkIds: [],
+      });
       conn.waiting += 1;
-      conn.outbox.post('', { ...op, req } as Op, frames);
+      // With security on, large values may come sealed on the bulk channel.
+      const sent =
+        op.t === 'get-data' && conn.bulk ? { ...op, req, bulk: conn.bulk.id } : { ...op, req };
+      conn.outbox.post('', sent as Op, frames);
       if (!conn.reading) void this.receive(address, conn);
     });
   }
@@ -83,8 +108,10 @@ export class PeerPool {
         socket,
         outbox: new Outbox(socket, false, `${this.name}->${address}`),
         waiting: 0,
+        bulkWaiting: 0,
         reading: false,
         lastUsed: 0,
+        bulk: this.keys ? new BulkReceiver(`${this.name}<-${address} bulk`) : null,
       };
     }
     c.lastUsed = Date.now();
@@ -103,7 +130,7 @@ export class PeerPool {
   private closeIdle(idleMs: number): void {
     const now = Date.now();
     for (const [address, c] of this.conns) {
-      if (c.waiting > 0) continue;
+      if (c.waiting > 0 || c.bulkWaiting > 0) continue;
       if (now - c.lastUsed < idleMs) break;
       this.drop(address);
       if (idleMs === 0) return;
@@ -126,14 +153,14 @@ export class PeerPool {
         for (const env of envs) {
           const req = (env.op as { req?: number }).req;
           const p = req === undefined ? undefined : this.pending.get(req);
-          if (!p) continue;
-          p.envs.push(env);
-          if (TERMINAL.has(env.op.t)) {
-            this.pending.delete(req!);
-            p.conn.waiting -= 1;
-            clearTimeout(p.timer);
-            p.resolve(p.envs);
+          if (!p || p.replied) continue;
+          if (env.op.t === 'bulk-at') {
+            p.conn.bulk?.connect(env.op.address);
+            continue;
           }
+          if (env.op.t === 'data-bulk') this.expectBulk(p, env.op);
+          else p.envs.push(env);
+          if (TERMINAL.has(env.op.t)) this.replied(req!, p);
         }
       }
     } catch (err) {
@@ -143,6 +170,44 @@ export class PeerPool {
     }
   }
 
+  /**
+   * A value announced on the bulk channel: its slot among the replies is filled once it has
+   * arrived, as if it had come as `data`. Without a bulk channel (security off) none is announced.
+   */
+  private expectBulk(p: Pending, op: OpOf<'data-bulk'>): void {
+    const slot = p.envs.length;
+    p.envs.push({ op, frames: [] });
+    if (!p.conn.bulk) {
+      p.bulk.push(Promise.reject(new Error(`${this.name}: a bulk value without a bulk channel`)));
+      return;
+    }
+    p.bulkIds.push(op.id);
+    p.bulk.push(
+      p.conn.bulk.expect(op).then((frames) => {
+        p.envs[slot] = { op: { t: 'data', req: op.req, key: op.key, nf: frames.length }, frames };
+      }),
+    );
+  }
+
+  /** The terminal reply came: resolves now, or once its bulk values have all arrived. */
+  private replied(req: number, p: Pending): void {
+    p.replied = true;
+    p.conn.waiting -= 1;
+    if (p.bulk.length > 0) p.conn.bulkWaiting += 1;
+    const settle = (err?: Error) => {
+      if (!this.pending.delete(req)) return;
+      if (p.bulk.length > 0) p.conn.bulkWaiting -= 1;
+      clearTimeout(p.timer);
+      if (err) p.reject(err);
+      else p.resolve(p.envs);
+    };
+    if (p.bulk.length === 0) return settle();
+    Promise.all(p.bulk).then(
+      () => settle(),
+      (err: Error) => settle(err),
+    );
+  }
+
   /** Forgets a peer that is known to be gone. */
   drop(address: string): void {
     const c = this.conns.get(address);
@@ -150,6 +215,7 @@ export class PeerPool {
     this.conns.delete(address);
     c.outbox.close();
     c.socket.close();
+    c.bulk?.close();
   }
 
   close(): void {

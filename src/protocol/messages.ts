@@ -229,8 +229,20 @@ export type Op =
   /** Fetch these keys from their holders (a retiring worker's data) and report add-keys. */
   | { t: 'acquire-replicas'; deps: DepLocation[] }
   // peer data service (worker ROUTER; workers and clients connect)
-  | { t: 'get-data'; req: number; keys: string[] }
+  /** `bulk`: the requester's bulk receiver (net/bulk.ts), for large values when security is on. */
+  | { t: 'get-data'; req: number; keys: string[]; bulk?: string }
   | { t: 'data'; req: number; key: string; nf: number }
+  /** Where the worker's bulk port is: the requester connects its bulk receiver there. */
+  | { t: 'bulk-at'; req: number; address: string }
+  /** The value comes on the bulk channel as transfer `id`, sealed with `seal` (net/bulk-seal.ts). */
+  | {
+      t: 'data-bulk';
+      req: number;
+      key: string;
+      id: number;
+      seal: string;
+      lens: number[];
+    }
   | { t: 'no-data'; req: number; key: string }
   | { t: 'data-end'; req: number }
   | { t: 'put-data'; req: number; key: string; nf: number }

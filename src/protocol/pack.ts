@@ -205,7 +205,21 @@ function unframe(frames: readonly Uint8Array[], first: number, n: number, kind: 
   const bufs = parts.map((raw) =>
     Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength),
   );
-  return rebuild(bufs.length === 1 ? bufs[0] : Buffer.concat(bufs), kind as ViewKind);
+  if (bufs.length === 1) return rebuild(bufs[0], kind as ViewKind);
+  return rebuild(adjacent(bufs) ?? Buffer.concat(bufs), kind as ViewKind);
+}
+
+/**
+ * Frames that lie one after another in one memory block (a sealed bulk transfer opens into one,
+ * net/bulk-seal.ts) as one view of that block, without a copy; null when they do not.
+ */
+function adjacent(bufs: Buffer[]): Buffer | null {
+  let end = bufs[0].byteOffset + bufs[0].length;
+  for (let i = 1; i < bufs.length; i++) {
+    if (bufs[i].buffer !== bufs[0].buffer || bufs[i].byteOffset !== end) return null;
+    end += bufs[i].length;
+  }
+  return Buffer.from(bufs[0].buffer, bufs[0].byteOffset, end - bufs[0].byteOffset);
 }
 
 export function packedBytes(frames: Packed): number {

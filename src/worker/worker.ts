@@ -7,6 +7,9 @@ import { log } from '../log';
 import {
   Outbox,
   PeerPool,
+  BulkServer,
+  BULK_HELLO_MS,
+  goesBulk,
   bindEndpoint,
   boundEndpoint,
   dealer,
@@ -108,6 +111,8 @@ export class Worker {
   address = '';
 
   private unsecure: () => void = () => {};
+  /** With security on, the sealed bulk port for large values (net/bulk.ts). */
+  private bulk: BulkServer | null = null;
 
   private constructor(
     options: WorkerOptions,
@@ -136,6 +141,7 @@ export class Worker {
     if (keys) w.unsecure = await secureServer(w.dataSocket, keys);
     await w.dataSocket.bind(bindEndpoint(choice.host));
     w.address = boundEndpoint(w.dataSocket);
+    if (keys) w.bulk = await BulkServer.start(choice.host, `worker ${w.name}`);
     const parent = options.localDirectory
       ? path.resolve(options.localDirectory)
       : defaultWorkerParent();
@@ -550,11 +556,11 @@ export class Worker {
           if (op.t === 'get-data') {
             const got = op.keys.map((k) => this.held.frames(k));
             if (got.every((g) => !(g instanceof Promise))) {
-              this.sendData(peer, op.req, op.keys, got as (Buffer[] | null)[]);
+              this.sendData(peer, op.req, op.keys, got as (Buffer[] | null)[], op.bulk);
             } else {
               // Some are on disk: answered once read back (other requests go on meanwhile).
-              const { req, keys } = op;
-              void Promise.all(got).then((all) => this.sendData(peer, req, keys, all));
+              const { req, keys, bulk } = op;
+              void Promise.all(got).then((all) => this.sendData(peer, req, keys, all, bulk));
             }
           } else if (op.t === 'put-data') {
             const put = { key: op.key, value: { frames }, nbytes: packedBytes(frames) };
@@ -570,11 +576,43 @@ export class Worker {
     }
   }
 
-  private sendData(peer: string, req: number, keys: string[], got: (Buffer[] | null)[]): void {
+  /**
+   * Answers a get-data. Large values go sealed on the bulk channel when the requester has a bulk
+   * receiver (`bulkTo`); one not yet connected is told where first, and if its hello does not come
+   * in BULK_HELLO_MS its values go over CURVE as the rest do.
+   */
+  private sendData(
+    peer: string,
+    req: number,
+    keys: string[],
+    got: (Buffer[] | null)[],
+    bulkTo?: string,
+  ): void {
+    const bulk = this.bulk;
     if (this.closing) return;
+    if (!bulk || !bulkTo || !got.some((f) => f && goesBulk(f)) || bulk.isReachable(bulkTo)) {
+      return this.postData(peer, req, keys, got, bulkTo);
+    }
+    this.dataOut.post(peer, { t: 'bulk-at', req, address: bulk.address });
+    void bulk
+      .reachable(bulkTo, BULK_HELLO_MS)
+      .then(() => this.postData(peer, req, keys, got, bulkTo));
+  }
+
+  private postData(
+    peer: string,
+    req: number,
+    keys: string[],
+    got: (Buffer[] | null)[],
+    bulkTo?: string,
+  ): void {
+    if (this.closing) return;
+    const bulk = bulkTo && this.bulk?.isReachable(bulkTo) ? this.bulk : null;
     keys.forEach((key, i) => {
       const f = got[i];
-      if (f) this.dataOut.post(peer, { t: 'data', req, key, nf: f.length }, f);
+      if (f && bulk && goesBulk(f)) {
+        this.dataOut.post(peer, { t: 'data-bulk', req, key, ...bulk.send(bulkTo!, f) });
+      } else if (f) this.dataOut.post(peer, { t: 'data', req, key, nf: f.length }, f);
       else this.dataOut.post(peer, { t: 'no-data', req, key });
     });
     this.dataOut.post(peer, { t: 'data-end', req });
@@ -597,6 +635,7 @@ export class Worker {
     this.dataOut.close();
     this.toScheduler.close();
     this.dataSocket.close();
+    this.bulk?.close();
     this.unsecure();
     this.held.close();
     await this.pool.close();
