@@ -8,6 +8,9 @@ import type { Dashboard } from './dashboard';
 import { DASHBOARD_PAGE } from './dashboard-page';
 import type { SchedulerMetrics } from './metrics';
 
+/** What the server needs of the metrics: made at the first scrape (scheduler/server.ts). */
+type Scraped = Pick<SchedulerMetrics, 'text' | 'contentType'>;
+
 /** uPlot's files, served to the page from the package's own dependencies. */
 const STATIC: Record<string, { file: string; type: string }> = {
   '/static/uplot.js': { file: 'uplot/dist/uPlot.iife.min.js', type: 'text/javascript' },
@@ -91,7 +94,7 @@ export class SchedulerHttp {
 
   static async start(
     where: { host: string; port: number },
-    metrics: SchedulerMetrics,
+    metrics: Scraped,
     dashboard: Dashboard,
   ): Promise<SchedulerHttp> {
     let self: SchedulerHttp | null = null;
@@ -134,7 +137,7 @@ export class SchedulerHttp {
   private serve(
     req: http.IncomingMessage,
     res: http.ServerResponse,
-    metrics: SchedulerMetrics,
+    metrics: Scraped,
     dashboard: Dashboard,
   ) {
     const url = new URL(req.url ?? '/', 'http://x');

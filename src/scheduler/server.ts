@@ -30,7 +30,7 @@ import { sameOrNew } from '../protocol/schema';
 import { SchedulerCore } from './core';
 import { COORD_HOLDER, Coordination, type CoordStep } from './coordination';
 import { SchedulerHttp, parseDashboardAddress, type DashboardAddress } from './http';
-import { SchedulerMetrics } from './metrics';
+import type { SchedulerMetrics } from './metrics';
 import { Dashboard, type WorkerStats } from './dashboard';
 import { memoryFigures } from './memory';
 import {
@@ -692,24 +692,31 @@ export class Scheduler {
 
   /** A dashboard that cannot start is a warning, not a scheduler that does not start. */
   private async startHttp(at: { host: string; port: number }): Promise<void> {
-    const metrics = new SchedulerMetrics({
-      core: this.core,
-      transferBytes: (id) => this.stats.get(id)?.transferBytes ?? 0,
-    });
+    // prom-client and the registry load at the first scrape of /metrics, not on a job's way to
+    // its first task (issue 23: a quarter of the modules every rank loaded).
+    const metrics = () =>
+      (this.metrics ??= new (require('./metrics') as typeof import('./metrics')).SchedulerMetrics({
+        core: this.core,
+        transferBytes: (id) => this.stats.get(id)?.transferBytes ?? 0,
+      }));
+    const scraped = {
+      text: () => metrics().text(),
+      get contentType() {
+        return metrics().contentType;
+      },
+    };
     const dashboard = new Dashboard({
       core: this.core,
       workerStats: (id) => this.stats.get(id),
     });
     try {
-      this.http = await SchedulerHttp.start(at, metrics, dashboard);
-      this.metrics = metrics;
+      this.http = await SchedulerHttp.start(at, scraped, dashboard);
       this.dashboard = dashboard;
       // Without the token: logs end up in batch output files others may read.
       log.member(
         `scheduler: dashboard at ${this.http.url}/status (its link with the token: client.dashboardLink)`,
       );
     } catch (err) {
-      metrics.close();
       dashboard.close();
       log.warn(`scheduler: no HTTP server on ${at.host}:${at.port}: ${(err as Error).message}`);
     }
