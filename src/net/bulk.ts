@@ -45,7 +45,13 @@ export class BulkServer {
   /** Routing ids that said hello, oldest first. */
   private readonly live = new Set<string>();
   private readonly waiters = new Map<string, (() => void)[]>();
-  private readonly nextId = new Map<string, number>();
+  /**
+   * Receivers that did not say hello when told where to: their values go over CURVE without
+   * waiting again (a bulk port they cannot reach costs one wait, not one per request).
+   */
+  private readonly silent = new Set<string>();
+  /** Transfer ids grow across all receivers: a receiver only needs them to grow. */
+  private lastId = 0;
   private readonly queue: Transfer[] = [];
   private pumping = false;
   private closed = false;
@@ -90,6 +96,7 @@ export class BulkServer {
         }
         this.live.delete(peer);
         this.live.add(peer);
+        this.silent.delete(peer);
         if (this.live.size > MAX_LIVE) this.live.delete(this.live.values().next().value!);
         for (const w of this.waiters.get(peer) ?? []) w();
         this.waiters.delete(peer);
@@ -105,6 +112,8 @@ export class BulkServer {
     if (this.closed || !ID_PATTERN.test(peer)) return Promise.resolve(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
+        this.silent.add(peer);
+        if (this.silent.size > MAX_LIVE) this.silent.delete(this.silent.values().next().value!);
         const ws = this.waiters.get(peer) ?? [];
         ws.splice(ws.indexOf(done), 1);
         if (ws.length === 0) this.waiters.delete(peer);
@@ -122,10 +131,15 @@ export class BulkServer {
     return this.live.has(peer);
   }
 
+  /** Whether to tell `peer` where the port is and wait for its hello: not if it failed to once. */
+  worthWaitingFor(peer: string): boolean {
+    return !this.silent.has(peer);
+  }
+
   /** Queues `frames` for `peer` (which said hello); returns what to announce over CURVE. */
   send(peer: string, frames: readonly Buffer[]): Announce {
-    const id = (this.nextId.get(peer) ?? 0) + 1;
-    this.nextId.set(peer, id);
+    // Past 2^32 - 1 transfers in one worker's life the ids would wrap; receivers would refuse.
+    const id = ++this.lastId;
     const sealer = new Sealer(id, frames);
     this.queue.push({ peer, sealer });
     if (!this.pumping) void this.pump();
@@ -219,7 +233,12 @@ export class BulkReceiver {
 
   /** Connects to the peer's bulk port (once; a later address is ignored) and says hello. */
   connect(address: string): void {
-    if (this.socket || this.closed) return;
+    if (this.closed) return;
+    if (this.socket) {
+      // The worker forgot us (a send to us failed, or we reconnected): say hello again.
+      if (address === this.address) void this.socket.send(HELLO).catch(() => {});
+      return;
+    }
     const s = new zmq.Dealer({ routingId: this.id, context });
     s.receiveHighWaterMark = 0;
     s.linger = 0;

@@ -579,7 +579,7 @@ export class Worker {
   /**
    * Answers a get-data. Large values go sealed on the bulk channel when the requester has a bulk
    * receiver (`bulkTo`); one not yet connected is told where first, and if its hello does not come
-   * in BULK_HELLO_MS its values go over CURVE as the rest do.
+   * in BULK_HELLO_MS its values go over CURVE as the rest do (from then on without waiting).
    */
   private sendData(
     peer: string,
@@ -590,7 +590,13 @@ export class Worker {
   ): void {
     const bulk = this.bulk;
     if (this.closing) return;
-    if (!bulk || !bulkTo || !got.some((f) => f && goesBulk(f)) || bulk.isReachable(bulkTo)) {
+    if (
+      !bulk ||
+      !bulkTo ||
+      !got.some((f) => f && goesBulk(f)) ||
+      bulk.isReachable(bulkTo) ||
+      !bulk.worthWaitingFor(bulkTo)
+    ) {
       return this.postData(peer, req, keys, got, bulkTo);
     }
     this.dataOut.post(peer, { t: 'bulk-at', req, address: bulk.address });

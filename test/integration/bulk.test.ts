@@ -129,6 +129,26 @@ describe('the bulk channel itself', () => {
     }
   });
 
+  test('a receiver that does not say hello is waited for once; one that says it later is served', async () => {
+    const server = await BulkServer.start('127.0.0.1', 'test');
+    const receiver = new BulkReceiver('test');
+    try {
+      expect(server.worthWaitingFor(receiver.id)).toBe(true);
+      expect(await server.reachable(receiver.id, 20)).toBe(false);
+      expect(server.worthWaitingFor(receiver.id)).toBe(false);
+      receiver.connect(server.address);
+      expect(await server.reachable(receiver.id, 10_000)).toBe(true);
+      expect(server.worthWaitingFor(receiver.id)).toBe(true);
+      const v = pattern(2 * 2 ** 20, 5);
+      expect(
+        (unpack(await receiver.expect(server.send(receiver.id, pack(v)))) as Buffer).equals(v),
+      ).toBe(true);
+    } finally {
+      receiver.close();
+      server.close();
+    }
+  });
+
   test('a stranger at the bulk port is dropped, is sent nothing, and the port goes on serving', async () => {
     const strangers: string[] = [];
     const server = await BulkServer.start('127.0.0.1', 'test', (why) => strangers.push(why));
