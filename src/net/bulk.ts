@@ -1,6 +1,6 @@
 import * as crypto from 'node:crypto';
 import * as zmq from 'zeromq';
-import type { ClusterError } from '../errors';
+import { ClusterError } from '../errors';
 import { log } from '../log';
 import { Opener, Sealer, type Announce } from './bulk-seal';
 import { context } from './security';
@@ -60,15 +60,15 @@ export class BulkServer {
     private readonly socket: zmq.Router,
     readonly address: string,
     private readonly name: string,
-    private readonly onStranger: (why: string) => void,
+    private readonly onStranger: (err: ClusterError) => void,
   ) {}
 
   /** Binds a bulk port on `host`; `onStranger` hears of each message that is not a hello. */
   static async start(
     host: string,
     name: string,
-    onStranger: (why: string) => void = (why) =>
-      log.warnOften('bulk stranger', `${name}: bulk port: ${why}; dropped`),
+    onStranger: (err: ClusterError) => void = (err) =>
+      log.warnOften('bulk stranger', `${err.message} [${err.code}]`),
   ): Promise<BulkServer> {
     const s = new zmq.Router({ mandatory: true, context });
     s.sendHighWaterMark = MESSAGES_IN_FLIGHT;
@@ -91,7 +91,10 @@ export class BulkServer {
       for await (const parts of this.socket) {
         const peer = parts[0].toString('latin1');
         if (parts.length !== 2 || !parts[1].equals(HELLO) || !ID_PATTERN.test(peer)) {
-          this.onStranger(`a message of ${parts.length - 1} frame(s) that is not a hello`);
+          const what = `a message of ${parts.length - 1} frame(s) that is not a hello`;
+          this.onStranger(
+            new ClusterError('ERR_BULK_FRAME', `${this.name}: bulk port: ${what}; dropped`),
+          );
           continue;
         }
         this.live.delete(peer);
