@@ -4,7 +4,8 @@
 // sockets carrying chunks sealed with AES-256-GCM from node:crypto (sealed by the sender, opened
 // by the receiver, one message per chunk so sealing the next overlaps sending this one; each
 // chunk sealed as pieces of pieceKiB, as src/net/bulk-seal.ts does with 256 KiB pieces, 4 a message).
-// Run: node bench/bulk-floor.js [MiB] [chunkMiB] [reps] [pieceKiB]
+// Run: node bench/bulk-floor.js [MiB=256] [messageMiB=1] [reps=3] [pieceKiB=256]; npm run bench
+// uses measure() for its raw ZeroMQ row.
 const { fork } = require('node:child_process');
 const crypto = require('node:crypto');
 const zmq = require('zeromq');
@@ -63,13 +64,7 @@ if (process.argv[2] === 'peer') {
     }
   })();
 } else {
-  const mib = Number(process.argv[2] ?? 256);
-  const chunk = Number(process.argv[3] ?? 16) * 2 ** 20;
-  const reps = Number(process.argv[4] ?? 3);
-  const piece = Math.min(chunk, Number(process.argv[5] ?? 256) * 1024);
-  const bytes = mib * 2 ** 20;
-
-  async function fetchOnce(d, mode, aes) {
+  async function fetchOnce(d, mode, aes, bytes) {
     const t = process.hrtime.bigint();
     await d.send('big');
     let got = 0;
@@ -98,7 +93,11 @@ if (process.argv[2] === 'peer') {
     return bytes / 2 ** 20 / (Number(process.hrtime.bigint() - t) / 1e9);
   }
 
-  async function measure(mode) {
+  /** MiB/s of `reps` fetches of `bytes` in messages of `chunk` bytes (sealed as `piece`-byte pieces). */
+  async function measure(
+    mode,
+    { bytes = 256 * 2 ** 20, chunk = 2 ** 20, piece = 256 * 1024, reps = 3 } = {},
+  ) {
     const keys = {
       server: zmq.curveKeyPair(),
       client: zmq.curveKeyPair(),
@@ -125,24 +124,32 @@ if (process.argv[2] === 'peer') {
     await d.receive();
     const rates = [];
     for (let i = 0; i < reps; i++)
-      rates.push(await fetchOnce(d, mode, Buffer.from(keys.aes, 'hex')));
+      rates.push(await fetchOnce(d, mode, Buffer.from(keys.aes, 'hex'), bytes));
     d.close();
     child.kill();
     return rates;
   }
 
-  (async () => {
+  module.exports = { measure, MODES };
+
+  const main = async () => {
+    const mib = Number(process.argv[2] ?? 256);
+    const chunk = Number(process.argv[3] ?? 1) * 2 ** 20;
+    const reps = Number(process.argv[4] ?? 3);
+    const piece = Math.min(chunk, Number(process.argv[5] ?? 256) * 1024);
+    const opts = { bytes: mib * 2 ** 20, chunk, piece, reps };
     console.log(
       `${mib} MiB in ${chunk / 2 ** 20} MiB messages (sealed as ${piece / 1024} KiB pieces), ${reps} fetches per mode, modes alternating`,
     );
     const all = Object.fromEntries(MODES.map((m) => [m, []]));
     for (let round = 0; round < 2; round++)
-      for (const m of MODES) all[m].push(...(await measure(m)));
+      for (const m of MODES) all[m].push(...(await measure(m, opts)));
     for (const m of MODES) {
       const s = [...all[m]].sort((a, b) => a - b);
       console.log(
         `${m.padEnd(14)} best ${Math.round(s[s.length - 1])} median ${Math.round(s[s.length >> 1])} MiB/s  (${all[m].map(Math.round).join(' ')})`,
       );
     }
-  })();
+  };
+  if (require.main === module) void main();
 }
