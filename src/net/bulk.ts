@@ -34,10 +34,18 @@ const SEND_TIMEOUT_MS = 30_000;
 /** A receiver at its high-water mark is tried again after this long, doubling up to the max (ms). */
 const RETRY_MIN_MS = 1;
 const RETRY_MAX_MS = 20;
+/** The pump gives the event loop a turn after this much work (ms). */
+const SLICE_MS = 10;
 
-interface Transfer {
-  peer: string;
-  sealer: Sealer;
+/** What waits for one receiver: its transfers in order, and the next message, once sealed. */
+interface PeerQueue {
+  routing: Buffer;
+  transfers: Sealer[];
+  next: Buffer[] | null;
+  retryAt: number;
+  wait: number;
+  /** When it last took a message (or was first queued for). */
+  takenAt: number;
 }
 
 /** A worker's bulk port: sends sealed transfers to receivers that said hello. */
@@ -52,7 +60,7 @@ export class BulkServer {
   private readonly silent = new Set<string>();
   /** Transfer ids grow across all receivers: a receiver only needs them to grow. */
   private lastId = 0;
-  private readonly queue: Transfer[] = [];
+  private readonly queues = new Map<string, PeerQueue>();
   private pumping = false;
   private closed = false;
 
@@ -144,29 +152,81 @@ export class BulkServer {
     // Past 2^32 - 1 transfers in one worker's life the ids would wrap; receivers would refuse.
     const id = ++this.lastId;
     const sealer = new Sealer(id, frames);
-    this.queue.push({ peer, sealer });
+    let q = this.queues.get(peer);
+    if (!q) {
+      q = {
+        routing: Buffer.from(peer, 'latin1'),
+        transfers: [],
+        next: null,
+        retryAt: 0,
+        wait: RETRY_MIN_MS,
+        takenAt: Date.now(),
+      };
+      this.queues.set(peer, q);
+    }
+    q.transfers.push(sealer);
     if (!this.pumping) void this.pump();
     return sealer.announce;
   }
 
-  /** One transfer after another; a piece is sealed only when the last one was handed to ZeroMQ. */
+  /** Transfers queued for `peer` and not all handed to ZeroMQ. */
+  backlog(peer: string): number {
+    return this.queues.get(peer)?.transfers.length ?? 0;
+  }
+
+  /**
+   * Receivers served round robin, a message at a time, so a slow one holds up no other; a
+   * message is sealed only when its receiver's turn comes. One that is full is tried again
+   * later; one that takes nothing for SEND_TIMEOUT_MS, or is gone, is given up (its requests
+   * time out at the requester).
+   */
   private async pump(): Promise<void> {
     this.pumping = true;
+    let sliceStart = performance.now();
     try {
-      while (this.queue.length > 0 && !this.closed) {
-        const { peer, sealer } = this.queue.shift()!;
-        const routing = Buffer.from(peer, 'latin1');
-        for (let m = sealer.nextMessage(); m; m = sealer.nextMessage()) {
-          const err = await this.sendOne([routing, ...m]);
-          if (this.closed) return;
-          if (err) {
-            // Gone or not reading: the rest of its transfers cannot arrive; its requests time out.
-            log.debug(`${this.name}: bulk to ${peer}: ${err.message}`);
-            this.live.delete(peer);
-            for (let i = this.queue.length - 1; i >= 0; i--)
-              if (this.queue[i].peer === peer) this.queue.splice(i, 1);
-            break;
+      while (this.queues.size > 0 && !this.closed) {
+        // Sealing is CPU work: give the event loop a turn every SLICE_MS of it.
+        if (performance.now() - sliceStart > SLICE_MS) {
+          await new Promise((r) => setImmediate(r));
+          sliceStart = performance.now();
+        }
+        let due = Infinity;
+        let progressed = false;
+        for (const [peer, q] of this.queues) {
+          const now = Date.now();
+          if (now < q.retryAt) {
+            due = Math.min(due, q.retryAt);
+            continue;
           }
+          while (!q.next && q.transfers.length > 0) {
+            q.next = q.transfers[0].nextMessage();
+            if (!q.next) q.transfers.shift();
+          }
+          if (!q.next) {
+            this.queues.delete(peer);
+            continue;
+          }
+          const err = await this.trySend([q.routing, ...q.next]);
+          if (this.closed) return;
+          if (err === null) {
+            q.next = null;
+            q.wait = RETRY_MIN_MS;
+            q.takenAt = Date.now();
+            progressed = true;
+          } else if (err === 'full' && Date.now() - q.takenAt < SEND_TIMEOUT_MS) {
+            q.retryAt = Date.now() + q.wait;
+            q.wait = Math.min(RETRY_MAX_MS, q.wait * 2);
+            due = Math.min(due, q.retryAt);
+          } else {
+            log.debug(
+              `${this.name}: bulk to ${peer}: ${err === 'full' ? 'takes nothing' : err.message}`,
+            );
+            this.live.delete(peer);
+            this.queues.delete(peer);
+          }
+        }
+        if (!progressed && Number.isFinite(due)) {
+          await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
         }
       }
     } finally {
@@ -174,24 +234,19 @@ export class BulkServer {
     }
   }
 
-  /** Sends one message, waiting while the receiver is full; the error if it cannot go. */
-  private async sendOne(parts: Buffer[]): Promise<Error | null> {
-    const giveUp = Date.now() + SEND_TIMEOUT_MS;
-    for (let wait = RETRY_MIN_MS; ; wait = Math.min(RETRY_MAX_MS, wait * 2)) {
-      try {
-        await this.socket.send(parts);
-        return null;
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        if (code !== 'EAGAIN' || this.closed || Date.now() > giveUp) return err as Error;
-      }
-      await new Promise((r) => setTimeout(r, wait));
+  /** Hands one message to ZeroMQ: null if it went, 'full' if the receiver is at its mark. */
+  private async trySend(parts: Buffer[]): Promise<Error | 'full' | null> {
+    try {
+      await this.socket.send(parts);
+      return null;
+    } catch (err) {
+      return (err as { code?: string }).code === 'EAGAIN' ? 'full' : (err as Error);
     }
   }
 
   close(): void {
     this.closed = true;
-    this.queue.length = 0;
+    this.queues.clear();
     for (const ws of this.waiters.values()) for (const w of ws) w();
     this.waiters.clear();
     this.socket.close();

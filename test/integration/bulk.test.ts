@@ -149,6 +149,31 @@ describe('the bulk channel itself', () => {
     }
   });
 
+  test('a receiver that takes nothing holds up no other', async () => {
+    const server = await BulkServer.start('127.0.0.1', 'test');
+    // Says hello, then reads nothing: once its queues are full, sends to it fail at once.
+    const stuck = new zmq.Dealer({ routingId: 'a'.repeat(32), context, receiveHighWaterMark: 1 });
+    const receiver = new BulkReceiver('test');
+    try {
+      stuck.connect(server.address);
+      await stuck.send('hello');
+      receiver.connect(server.address);
+      expect(await server.reachable('a'.repeat(32), 10_000)).toBe(true);
+      expect(await server.reachable(receiver.id, 10_000)).toBe(true);
+      // More than the queues and socket buffers between the two can hold.
+      server.send('a'.repeat(32), pack(Buffer.alloc(96 * 2 ** 20, 1)));
+      const v = pattern(4 * 2 ** 20, 6);
+      expect(
+        (unpack(await receiver.expect(server.send(receiver.id, pack(v)))) as Buffer).equals(v),
+      ).toBe(true);
+      expect(server.backlog('a'.repeat(32))).toBe(1);
+    } finally {
+      stuck.close();
+      receiver.close();
+      server.close();
+    }
+  });
+
   test('a stranger at the bulk port is dropped, is sent nothing, and the port goes on serving', async () => {
     const strangers: string[] = [];
     const server = await BulkServer.start('127.0.0.1', 'test', (err) => strangers.push(err.code));
