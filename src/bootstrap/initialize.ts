@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import { Client } from '../client/client';
+import type { Client } from '../client/client';
 import { ClusterError, OptionError } from '../errors';
 import { log, readyLine } from '../log';
 import { parseDuration } from '../util/duration';
@@ -179,6 +179,8 @@ async function run(o: InitializeOptions): Promise<Client | null> {
   }
   let client: Client;
   try {
+    // Only the client's rank loads the client's modules (issue 23).
+    const { Client } = require('../client/client') as typeof import('../client/client');
     client = await Client.open({
       address: rank.join.address,
       timeout,

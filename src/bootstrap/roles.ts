@@ -9,8 +9,8 @@ import { ClusterError, type ErrorCode } from '../errors';
 import { log } from '../log';
 import { parseKeys, type ClusterKeys, type Security } from '../net/security';
 import { distFile } from '../paths';
-import { FATAL_EXIT_CODE, Scheduler, type SchedulerOptions } from '../scheduler/server';
-import { Worker, type WorkerOptions } from '../worker';
+import type { Scheduler, SchedulerOptions } from '../scheduler/server';
+import type { Worker, WorkerOptions } from '../worker';
 import type { WorkerMpi } from '../worker/gang';
 
 /** What a scheduler's rank tells every rank over MPI: its address and the cluster's keys. */
@@ -50,6 +50,8 @@ export interface Started {
 const CHILD_END_MS = 5000;
 
 function fatalExit(): never {
+  const { FATAL_EXIT_CODE } =
+    require('../scheduler/server') as typeof import('../scheduler/server');
   process.exit(FATAL_EXIT_CODE);
 }
 
@@ -69,13 +71,18 @@ export async function startHere(spec: RoleSpec, mpi?: WorkerMpi): Promise<Starte
   let scheduler: Scheduler | undefined;
   let worker: Worker | undefined;
   // A broken invariant (a bug) ends the rank loudly: exit 70, so the launcher ends the job.
-  if (spec.scheduler) scheduler = await Scheduler.start({ ...spec.scheduler, onFatal: fatalExit });
+  // A rank loads the modules of its own roles only (issue 23): a worker no scheduler code.
+  if (spec.scheduler) {
+    const { Scheduler } = require('../scheduler/server') as typeof import('../scheduler/server');
+    scheduler = await Scheduler.start({ ...spec.scheduler, onFatal: fatalExit });
+  }
   if (spec.worker) {
     const address = spec.worker.scheduler ?? scheduler?.address;
     if (!address) throw new ClusterError('ERR_BOOTSTRAP', 'a worker role without a scheduler');
     // A worker of the scheduler started with it has that scheduler's keys.
     const security = spec.worker.scheduler ? spec.worker.security : (scheduler!.keys ?? false);
     try {
+      const { Worker } = require('../worker/worker') as typeof import('../worker/worker');
       worker = await Worker.start({ ...spec.worker, scheduler: address, security, mpi });
     } catch (err) {
       await scheduler?.close('its worker could not start');

@@ -3,10 +3,10 @@
  * a cluster object) to what a client needs: an address and keys, with a LocalCluster started
  * where none was given. It runs before a Client exists and knows nothing of clients.
  */
-import { LocalCluster, type LocalClusterOptions } from '../cluster/local';
+import type { LocalCluster, LocalClusterOptions } from '../cluster/local';
 import { readSchedulerFile } from '../cluster/scheduler-file';
 import { OptionError } from '../errors';
-import { JobQueueCluster } from '../jobqueue/cluster';
+import type { JobQueueCluster } from '../jobqueue/cluster';
 import type { Security } from '../net/security';
 import { parseDuration } from '../util/duration';
 import type { ClientOptions } from './types';
@@ -50,6 +50,10 @@ function durations<T extends { timeout?: Duration; schedulerTimeout?: Duration }
 }
 
 export async function resolveTarget(target: ConnectTarget): Promise<Resolved> {
+  // Loaded here, not with the client: an MPI job's client rank (Client.open) needs neither (issue 23).
+  const { LocalCluster } = require('../cluster/local') as typeof import('../cluster/local');
+  const { JobQueueCluster } =
+    require('../jobqueue/cluster') as typeof import('../jobqueue/cluster');
   if (target === undefined || (typeof target === 'object' && 'local' in target)) {
     const cluster = await LocalCluster.start(target?.local);
     return {
