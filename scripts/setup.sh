@@ -15,8 +15,9 @@ cd "$(dirname "$0")/.."
 BASE_PACKAGES="openmpi-bin libopenmpi-dev mpich libmpich-dev cmake g++ make python3"
 # >>> Later layers add their system packages here (Slurm test cluster, networking tools,
 # Son of Grid Engine for the SGE test bed, Chromium for the dashboard's browser test).
+# python3-distributed: Dask, the peer npm run bench measures ours against (bench/dask_peer.py).
 EXTRA_PACKAGES="slurm-wlm slurmctld slurmd slurm-client munge iproute2
-  gridengine-master gridengine-exec gridengine-client chromium"
+  gridengine-master gridengine-exec gridengine-client chromium python3-distributed"
 # <<<
 PACKAGES="$BASE_PACKAGES $EXTRA_PACKAGES"
 
