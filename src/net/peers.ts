@@ -177,16 +177,15 @@ export class PeerPool {
   private expectBulk(p: Pending, op: OpOf<'data-bulk'>): void {
     const slot = p.envs.length;
     p.envs.push({ op, frames: [] });
-    if (!p.conn.bulk) {
-      p.bulk.push(Promise.reject(new Error(`${this.name}: a bulk value without a bulk channel`)));
-      return;
-    }
-    p.bulkIds.push(op.id);
-    p.bulk.push(
-      p.conn.bulk.expect(op).then((frames) => {
-        p.envs[slot] = { op: { t: 'data', req: op.req, key: op.key, nf: frames.length }, frames };
-      }),
-    );
+    const arrived = p.conn.bulk
+      ? p.conn.bulk.expect(op).then((frames) => {
+          p.envs[slot] = { op: { t: 'data', req: op.req, key: op.key, nf: frames.length }, frames };
+        })
+      : Promise.reject(new Error(`${this.name}: a bulk value without a bulk channel`));
+    if (p.conn.bulk) p.bulkIds.push(op.id);
+    // A failure reaches the caller through the request (or its timeout), never as unhandled.
+    arrived.catch(() => {});
+    p.bulk.push(arrived);
   }
 
   /** The terminal reply came: resolves now, or once its bulk values have all arrived. */

@@ -9,7 +9,10 @@ import { Client, LocalCluster } from '../../src';
 import type { ClusterError } from '../../src/errors';
 import { BulkReceiver, BulkServer, bulkStats } from '../../src/net/bulk';
 import { BULK_PIECE, Sealer } from '../../src/net/bulk-seal';
-import { context } from '../../src/net/security';
+import { PeerPool } from '../../src/net/peers';
+import { context, makeKeys, secureServer } from '../../src/net/security';
+import { router as routerSocket } from '../../src/net/sockets';
+import { decode, encode, type Envelope, type Op } from '../../src/protocol';
 import { pack, unpack } from '../../src/protocol/pack';
 
 function pattern(bytes: number, seed: number): Buffer {
@@ -207,5 +210,81 @@ describe('the bulk channel itself', () => {
       receiver.close();
       server.close();
     }
+  });
+});
+
+describe('a requester (PeerPool) against a worker played by the test', () => {
+  // The test is the worker: a CURVE ROUTER with the cluster's keys and a plain bulk ROUTER, so it
+  // can announce values and send their pieces as it likes.
+  const keys = makeKeys();
+  let data: ReturnType<typeof routerSocket>;
+  let bulk: zmq.Router;
+  let unsecure: () => void;
+  let pool: PeerPool;
+  beforeAll(async () => {
+    data = routerSocket();
+    unsecure = await secureServer(data, keys);
+    await data.bind('tcp://127.0.0.1:*');
+    bulk = new zmq.Router({ context });
+    await bulk.bind('tcp://127.0.0.1:*');
+    pool = new PeerPool('test', keys);
+  });
+  afterAll(() => {
+    pool.close();
+    data.close();
+    bulk.close();
+    unsecure();
+  });
+
+  const reply = (peer: Buffer, ...ops: Op[]) =>
+    data.send([peer, ...encode(ops.map((op): Envelope => ({ op, frames: [] })))]);
+  async function nextRequest(): Promise<{ peer: Buffer; op: Op }> {
+    const [peer, ...parts] = await data.receive();
+    return { peer, op: decode(parts)[0].op };
+  }
+
+  test('a value comes whole through a tampered piece; one whose pieces never come fails its request with ERR_TIMEOUT', async () => {
+    const value = pattern(3 * 2 ** 20, 9);
+    const asked = pool.request(data.lastEndpoint!, { t: 'get-data', req: 0, keys: ['k'] });
+    const first = await nextRequest();
+    if (first.op.t !== 'get-data' || !first.op.bulk) throw new Error('no bulk id in get-data');
+    const req = first.op.req;
+    await reply(first.peer, { t: 'bulk-at', req, address: bulk.lastEndpoint! });
+    const [routing, hello] = await bulk.receive();
+    expect(routing.toString()).toBe(first.op.bulk);
+    expect(hello.toString()).toBe('hello');
+    const sealer = new Sealer(1, pack(value));
+    await reply(
+      first.peer,
+      { t: 'data-bulk', req, key: 'k', ...sealer.announce },
+      { t: 'data-end', req },
+    );
+    const pieces = piecesOf(sealer);
+    const tampered = pieces[2].map((f) => Buffer.from(f));
+    tampered[2][0] ^= 1; // the tag
+    await bulk.send([routing, ...pieces[0], ...pieces[1], ...tampered]);
+    for (const p of pieces.slice(2)) await bulk.send([routing, ...p]);
+    const envs = await asked;
+    expect(envs.map((e) => e.op.t)).toEqual(['data', 'data-end']);
+    expect((unpack(envs[0].frames) as Buffer).equals(value)).toBe(true);
+    expect(bulkStats.refused).toBeGreaterThanOrEqual(1);
+
+    // Announced, never sent, and no data-end either: the request ends at its timeout, with
+    // nothing left unhandled.
+    const second = pool.request(
+      data.lastEndpoint!,
+      { t: 'get-data', req: 0, keys: ['k'] },
+      [],
+      300,
+    );
+    const again = await nextRequest();
+    if (again.op.t !== 'get-data') throw new Error(`unexpected ${again.op.t}`);
+    await reply(again.peer, {
+      t: 'data-bulk',
+      req: again.op.req,
+      key: 'k',
+      ...new Sealer(2, pack(value)).announce,
+    });
+    await expect(second).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
   });
 });
