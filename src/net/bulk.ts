@@ -165,7 +165,8 @@ export class BulkServer {
       this.queues.set(peer, q);
     }
     q.transfers.push(sealer);
-    if (!this.pumping) void this.pump();
+    if (!this.pumping)
+      this.pump().catch((err: Error) => log.error(`${this.name}: bulk port: ${err.message}`));
     return sealer.announce;
   }
 
