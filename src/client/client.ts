@@ -10,19 +10,11 @@ import { Outbox, PeerPool, dealer, localKeys, resolveSecurity, type ClusterKeys 
 import { decode, pack, packedBytes, unpack, type Envelope, type SchedulerInfo } from '../protocol';
 import { fnName, fnSpecOf, type TaskFunction } from './fnspec';
 import { isMpiProgram, programTask, type MpiProgram, type ProgramResult } from './program';
-import {
-  Future,
-  NO_HOLDERS,
-  NO_WAITERS,
-  TaskError,
-  addWaiter,
-  type FutureHost,
-  type KeyState,
-} from './future';
+import { Future, NO_WAITERS, TaskError, addWaiter, type FutureHost, type KeyState } from './future';
 import { collectFutures, substitute, zip } from './structure';
 import { validateTaskOptions, type TaskOptions } from './task-options';
 import { MapSubmits, isScalarArgs, mapKeys } from './map-submits';
-import { KeyTable } from './key-table';
+import { HolderLists, KeyTable, newKeyState } from './key-table';
 import { eachSliced } from '../util/sliced';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { handshakeRefused, withTimeout } from './handshake';
@@ -74,6 +66,7 @@ export class Client implements FutureHost {
   private removals = 0;
   /** One entry per key some live Future of this client refers to; removed with the last one. */
   private readonly keys = new KeyTable();
+  private readonly holderLists = new HolderLists();
   /** Functions the scheduler holds for this client, kept in step with its cache (Lru). */
   private readonly defined = new Lru<string, true>(FN_CACHE_SIZE);
   private readonly outbox: Outbox;
@@ -301,7 +294,7 @@ export class Client implements FutureHost {
     ks.status = status;
     ks.error = error;
     ks.inline = inline;
-    ks.who = who;
+    ks.who = this.holderLists.of(who);
     ks.whoAsOf = this.removals;
     const waiters = ks.waiters;
     if (waiters.length === 0) return;
@@ -360,16 +353,7 @@ export class Client implements FutureHost {
   private track(key: string): Future {
     let ks = this.keys.get(key);
     if (!ks) {
-      // Shared empty lists until used: a 300,000-task map makes this object 300,000 times.
-      ks = {
-        key,
-        status: 'pending',
-        error: null,
-        inline: null,
-        who: NO_HOLDERS,
-        refs: 0,
-        waiters: NO_WAITERS,
-      };
+      ks = newKeyState(key);
       this.keys.set(key, ks);
     }
     return this.futureOf(ks);

@@ -11,7 +11,11 @@ interface Batch {
   live: number;
 }
 
-function fresh(key: string): KeyState {
+/**
+ * A new key's state: pending, no references yet, the shared empty lists, and every field it may
+ * get later already there (a field added later costs the object a second block of memory).
+ */
+export function newKeyState(key: string): KeyState {
   return {
     key,
     status: 'pending',
@@ -20,7 +24,27 @@ function fresh(key: string): KeyState {
     who: NO_HOLDERS,
     refs: 0,
     waiters: NO_WAITERS,
+    whoAsOf: 0,
   };
+}
+
+/** Bound on HolderLists' distinct lists. */
+const HOLDER_LISTS = 10_000;
+
+/** One array per distinct list of holders: the results of 300,000 tasks on 4 workers share 4. */
+export class HolderLists {
+  private readonly lists = new Map<string, string[]>();
+
+  of(who: string[]): string[] {
+    if (who.length === 0) return NO_HOLDERS;
+    const id = who.length === 1 ? who[0] : who.join('\n');
+    let list = this.lists.get(id);
+    if (!list) {
+      if (this.lists.size >= HOLDER_LISTS) this.lists.clear();
+      this.lists.set(id, (list = who));
+    }
+    return list;
+  }
 }
 
 /** The client's state of every key it holds futures of: a Map's get/set/has/delete/values. */
@@ -32,7 +56,7 @@ export class KeyTable {
   /** A fresh state (pending, no references yet) for each of `keys`, all `prefix` + index. */
   addBatch(prefix: string, keys: readonly string[]): KeyState[] {
     const states = new Array<KeyState>(keys.length);
-    for (let i = 0; i < keys.length; i++) states[i] = fresh(keys[i]);
+    for (let i = 0; i < keys.length; i++) states[i] = newKeyState(keys[i]);
     if (keys.length > 0) this.batches.set(prefix, { states, live: keys.length });
     return states;
   }

@@ -1,4 +1,4 @@
-import { KeyTable } from '../../src/client/key-table';
+import { HolderLists, KeyTable, newKeyState } from '../../src/client/key-table';
 import { mapKeys } from '../../src/client/map-submits';
 import type { KeyState } from '../../src/client/future';
 
@@ -50,4 +50,15 @@ test('two maps with the same function keep apart', () => {
   t.delete(a.keys[1]);
   expect(t.get(b.keys[1])).toBe(sb[1]);
   expect(t.size).toBe(2);
+});
+
+test('holder lists are shared by equal contents, and an empty list is the shared empty one', () => {
+  const lists = new HolderLists();
+  const a = lists.of(['tcp://h:1']);
+  expect(lists.of(['tcp://h:1'])).toBe(a);
+  expect(lists.of(['tcp://h:2'])).not.toBe(a);
+  const two = lists.of(['tcp://h:1', 'tcp://h:2']);
+  expect(lists.of(['tcp://h:1', 'tcp://h:2'])).toBe(two);
+  expect(two).toEqual(['tcp://h:1', 'tcp://h:2']);
+  expect(lists.of([])).toBe(newKeyState('k').who);
 });
