@@ -169,6 +169,7 @@ async function main() {
     return print(rows, dask);
   }
   rows.push(...(await scale()).map((row) => chainPeer(row, dask)));
+  rows.push(...largeMaps());
   rows.push(...(await require('./memory')()));
   const mem = schedulerMemory();
   rows.push([
@@ -197,6 +198,40 @@ function print(rows, dask) {
   if (dask) console.log(`peer: dask.distributed ${dask.version}, 4 worker processes x 1 thread`);
   console.log('\n| measure | mpi-cluster | target | floor / peer |\n|---|---|---|---|');
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+}
+
+/** A bench script's JSON line (the last line it prints), run in its own process. */
+function jsonOf(args, env = {}) {
+  const out = execFileSync(process.execPath, args, {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+/**
+ * Issue 23's rows for large maps: a 1M-task map+gather end to end on a LocalCluster with its
+ * longest event-loop block (bench/hot-path.js), and a 300k-task map with the client alone in its
+ * process (bench/client-memory.js: scheduler and workers from the CLIs).
+ */
+function largeMaps() {
+  const big = jsonOf([path.join(__dirname, 'hot-path.js')], { WHAT: 'big', BIG: '1000000' });
+  const alone = jsonOf(['--expose-gc', path.join(__dirname, 'client-memory.js')]);
+  return [
+    [
+      '1M-task map+gather end to end, LocalCluster (client and scheduler in one process): time / longest event-loop block / peak RSS',
+      `${big.bigTotalS} s / ${big.bigMaxBlockMs} ms / ${big.bigPeakRssMiB} MiB`,
+      '<= 25 s, no block > 100 ms',
+      '',
+    ],
+    [
+      '300k-task map, the client alone in its process: map() returns after / end to end / peak RSS (heap)',
+      `${alone.mapCallS} s / ${alone.totalS} s / ${alone.peakRssMiB} (${alone.peakHeapMiB}) MiB`,
+      '<= 0.3 s to return, <= 300 MB',
+      '',
+    ],
+  ];
 }
 
 /** Each figure's better run: the most tasks/s and MiB/s, the least time. */
