@@ -10,7 +10,16 @@ import { Outbox, PeerPool, dealer, localKeys, resolveSecurity, type ClusterKeys 
 import { decode, pack, packedBytes, unpack, type Envelope, type SchedulerInfo } from '../protocol';
 import { fnName, fnSpecOf, type TaskFunction } from './fnspec';
 import { isMpiProgram, programTask, type MpiProgram, type ProgramResult } from './program';
-import { Future, NO_WAITERS, TaskError, addWaiter, type FutureHost, type KeyState } from './future';
+import {
+  Future,
+  NO_WAITERS,
+  TaskError,
+  addWaiter,
+  inlineFrames,
+  inlineResult,
+  type FutureHost,
+  type KeyState,
+} from './future';
 import { collectFutures, substitute, zip } from './structure';
 import { validateTaskOptions, type TaskOptions } from './task-options';
 import { MapSubmits, isScalarArgs, mapKeys } from './map-submits';
@@ -293,7 +302,7 @@ export class Client implements FutureHost {
     if (!ks) return;
     ks.status = status;
     ks.error = error;
-    ks.inline = inline;
+    ks.inline = inline && inlineResult(inline);
     ks.who = this.holderLists.of(who);
     ks.whoAsOf = this.removals;
     const waiters = ks.waiters;
@@ -478,7 +487,7 @@ export class Client implements FutureHost {
         }
         if (ks.status !== 'finished')
           throw ks.error ?? new ClusterError('ERR_CANCELLED', `task ${key} ${ks.status}`);
-        if (ks.inline) out.set(key, unpack(ks.inline));
+        if (ks.inline) out.set(key, unpack(inlineFrames(ks.inline)));
         else {
           const from = ks.who[0] ?? '';
           const list = byWorker.get(from);
