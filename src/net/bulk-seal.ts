@@ -19,14 +19,17 @@ export const BULK_PIECE = 256 * 1024;
 export const PIECES_PER_MESSAGE = 4;
 /** Values of at least this many bytes travel on the bulk channel when one is up. */
 export const BULK_MIN_BYTES = 2 ** 20;
-/** Whether a value's frames are large enough to travel on the bulk channel. */
+/**
+ * The most one transfer may carry: it opens into one block, and a Buffer's limit is 4 GiB (less
+ * room for aligning the frames). Larger values go over CURVE.
+ */
+export const BULK_MAX_BYTES = 2 ** 32 - 2 ** 20;
+/** Whether a value's frames travel on the bulk channel: 1 MiB or more, and not over the limit. */
 export function goesBulk(frames: readonly Buffer[]): boolean {
   let n = 0;
   for (const f of frames) n += f.length;
-  return n >= BULK_MIN_BYTES;
+  return n >= BULK_MIN_BYTES && n <= BULK_MAX_BYTES;
 }
-/** The most one transfer may announce (a Buffer's limit is 4 GiB). */
-export const BULK_MAX_BYTES = 2 ** 32 - 1;
 export const HEAD_BYTES = 16;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;

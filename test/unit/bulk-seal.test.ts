@@ -2,7 +2,14 @@
  * Sealed bulk transfers (issue 23, item 4): what the receiving end accepts and refuses, without
  * sockets. A refused piece changes nothing: the genuine one after it still opens.
  */
-import { BULK_PIECE, Opener, Sealer, goesBulk, type Outcome } from '../../src/net/bulk-seal';
+import {
+  BULK_MAX_BYTES,
+  BULK_PIECE,
+  Opener,
+  Sealer,
+  goesBulk,
+  type Outcome,
+} from '../../src/net/bulk-seal';
 import { pack, unpack } from '../../src/protocol/pack';
 
 /** Every piece of a transfer as [head, ciphertext, tag], in order. */
@@ -14,6 +21,7 @@ function piecesOf(s: Sealer): Buffer[][] {
   return out;
 }
 
+const KEY = Buffer.alloc(32, 7).toString('base64');
 const codeOf = (r: Outcome) => (r.kind === 'refused' ? r.error.code : r.kind);
 
 function value(bytes: number, seed: number): Buffer {
@@ -122,8 +130,15 @@ test('an abandoned transfer ends: its later pieces are replays', () => {
   expect(codeOf(o.open(p1))).toBe('ERR_BULK_REPLAY');
 });
 
-test('values of 1 MiB and more go bulk, smaller ones do not', () => {
+test('values of 1 MiB and more go bulk, smaller ones and ones over the limit do not', () => {
   expect(goesBulk(pack(Buffer.alloc(2 ** 20)))).toBe(true);
   expect(goesBulk(pack(Buffer.alloc(2 ** 20 - 64)))).toBe(false);
   expect(goesBulk(pack({ a: 1 }))).toBe(false);
+  // Frames that only claim their length: a 4 GiB value is over the limit.
+  const claims = (n: number) => ({ length: n }) as Buffer;
+  expect(goesBulk([claims(100), claims(BULK_MAX_BYTES - 100)])).toBe(true);
+  expect(goesBulk([claims(100), claims(2 ** 32)])).toBe(false);
+  expect(() => new Opener('test').expect({ id: 1, seal: KEY, lens: [BULK_MAX_BYTES + 1] })).toThrow(
+    expect.objectContaining({ code: 'ERR_BULK_FRAME' }),
+  );
 });
