@@ -180,13 +180,51 @@ function hasType(value: unknown, type: FieldType): boolean {
   return false;
 }
 
+/** A field check, compiled once from its table (decode checks every op of every message). */
+interface FieldCheck {
+  name: string;
+  type: FieldType;
+  base: Base;
+  optional: boolean;
+}
+
+const compiled = new WeakMap<object, FieldCheck[]>();
+
+function checksOf(fields: Record<string, FieldType>): FieldCheck[] {
+  let checks = compiled.get(fields);
+  if (!checks) {
+    checks = Object.entries(fields).map(([name, type]) => {
+      const optional = type.endsWith('?');
+      return { name, type, optional, base: (optional ? type.slice(0, -1) : type) as Base };
+    });
+    compiled.set(fields, checks);
+  }
+  return checks;
+}
+
+const NO_ENTRIES: [string, Record<string, FieldType>][] = [];
+const entryLists = new WeakMap<object, [string, Record<string, FieldType>][]>();
+
+/** `Object.entries` of a nested-fields table, made once per table. */
+function entriesOf(
+  table: Record<string, Record<string, FieldType>> | undefined,
+): [string, Record<string, FieldType>][] {
+  if (table === undefined) return NO_ENTRIES;
+  let list = entryLists.get(table);
+  if (!list) entryLists.set(table, (list = Object.entries(table)));
+  return list;
+}
+
 function checkFields(
   obj: Record<string, unknown>,
   fields: Record<string, FieldType>,
   where: string,
 ): string | null {
-  for (const [field, type] of Object.entries(fields)) {
-    if (!hasType(obj[field], type)) return `${where}.${field} should be ${type}`;
+  for (const c of checksOf(fields)) {
+    const v = obj[c.name];
+    if (!((v === undefined && c.optional) || hasType(v, c.base))) {
+      return `${where}.${c.name} should be ${c.type}`;
+    }
   }
   return null;
 }
@@ -208,11 +246,11 @@ export function checkOp(op: unknown): string | null {
   const type = t as OpType;
   const bad = checkFields(rec, OP_FIELDS[type], type);
   if (bad) return bad;
-  for (const [field, fields] of Object.entries(NESTED[type] ?? {})) {
+  for (const [field, fields] of entriesOf(NESTED[type])) {
     const inner = checkFields(rec[field] as Record<string, unknown>, fields, `${type}.${field}`);
     if (inner) return inner;
   }
-  for (const [field, fields] of Object.entries(OPTIONAL_NESTED[type] ?? {})) {
+  for (const [field, fields] of entriesOf(OPTIONAL_NESTED[type])) {
     if (rec[field] === undefined) continue;
     const inner = checkFields(rec[field] as Record<string, unknown>, fields, `${type}.${field}`);
     if (inner) return inner;
@@ -220,7 +258,7 @@ export function checkOp(op: unknown): string | null {
   if (type === 'coord' && !(COORD_ACTIONS as readonly string[]).includes(rec.action as string)) {
     return `coord.action should be one of ${COORD_ACTIONS.join(', ')}`;
   }
-  for (const [field, fields] of Object.entries(ELEMENTS[type] ?? {})) {
+  for (const [field, fields] of entriesOf(ELEMENTS[type])) {
     const items = rec[field] as Record<string, unknown>[];
     for (let i = 0; i < items.length; i++) {
       const inner = checkFields(items[i], fields, `${type}.${field}[${i}]`);
