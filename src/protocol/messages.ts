@@ -127,6 +127,8 @@ export type Op =
       t: 'heartbeat';
       cpu?: number;
       rss?: number;
+      /** Longest event-loop delay of the worker's main thread since its previous heartbeat (s). */
+      lag?: number;
       transferBytes?: number;
       xfer?: number[];
       /**

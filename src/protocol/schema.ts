@@ -40,6 +40,7 @@ export const OP_FIELDS: Record<OpType, Record<string, FieldType>> = {
     spilled: 'number?',
     spilledCount: 'number?',
     paused: 'number?',
+    lag: 'number?',
   },
   shutdown: {},
   bye: {},

@@ -25,6 +25,8 @@ export interface WorkerStats {
   cpu: number;
   /** Resident memory (bytes). */
   rss: number;
+  /** Longest event-loop delay of its main thread since its previous heartbeat (s). */
+  lag: number;
   /** Bytes fetched from other workers since it started. */
   transferBytes: number;
 }

@@ -1,7 +1,11 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { Gauge, Counter, Registry } from 'prom-client';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Gauge, Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { memoryFigures } from './memory';
-import type { WorkerState } from './types';
+import type { WorkerStats } from './dashboard';
+import { PROTOCOL_VERSION } from '../protocol/messages';
+import { TASK_STATES, type WorkerState } from './types';
 
 /**
  * The scheduler's Prometheus metrics, read from its state when scraped (nothing is counted on
@@ -9,8 +13,8 @@ import type { WorkerState } from './types';
  * `mpi_cluster_scheduler_workers`), so Grafana boards made for Dask adapt by the prefix.
  */
 export interface MetricsSource {
-  /** Bytes each worker fetched from others since it started (from its heartbeats). */
-  transferBytes(id: string): number;
+  /** What each worker's last heartbeat said (CPU, RSS, event-loop lag, bytes fetched). */
+  workerStats(id: string): WorkerStats | undefined;
   core: {
     workers: ReadonlyMap<string, WorkerState>;
     clients: ReadonlyMap<string, unknown>;
@@ -21,6 +25,16 @@ export interface MetricsSource {
 
 const PREFIX = 'mpi_cluster_';
 
+/** This package's version, read once from its package.json (src/ and dist/ sit one level down). */
+function packageVersion(): string {
+  try {
+    const file = path.join(__dirname, '..', '..', 'package.json');
+    return String((JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: string }).version);
+  } catch {
+    return 'unknown';
+  }
+}
+
 export class SchedulerMetrics {
   readonly registry = new Registry();
   private readonly loop: IntervalHistogram;
@@ -28,6 +42,22 @@ export class SchedulerMetrics {
   constructor(source: MetricsSource) {
     const r = this.registry;
     const core = () => source.core;
+    // prom-client's process and Node.js metrics (CPU, memory, heap, GC, event-loop lag, handles)
+    // of the scheduler's process, under their usual names (process_*, nodejs_*).
+    collectDefaultMetrics({ register: r });
+    new Gauge({
+      name: `${PREFIX}build_info`,
+      help: 'Always 1; the labels say which mpi-cluster, Node.js and protocol the scheduler runs',
+      labelNames: ['version', 'node', 'protocol'],
+      registers: [r],
+    }).set(
+      {
+        version: packageVersion(),
+        node: process.versions.node,
+        protocol: String(PROTOCOL_VERSION),
+      },
+      1,
+    );
     this.loop = monitorEventLoopDelay({ resolution: 10 });
     this.loop.enable();
     const loop = this.loop;
@@ -54,7 +84,12 @@ export class SchedulerMetrics {
       registers: [r],
       collect() {
         this.reset();
-        for (const [state, n] of Object.entries(core().counts())) this.set({ state }, n);
+        // Every state, 0 included: a series that drops out when it reaches 0 reads as "no data".
+        const counts = core().counts();
+        for (const state of TASK_STATES) this.set({ state }, counts[state] ?? 0);
+        for (const [state, n] of Object.entries(counts)) {
+          if (!(TASK_STATES as readonly string[]).includes(state)) this.set({ state }, n);
+        }
       },
     });
     new Counter({
@@ -142,10 +177,35 @@ export class SchedulerMetrics {
       collect() {
         this.reset();
         for (const w of core().workers.values()) {
-          this.inc({ worker: w.info.name }, source.transferBytes(w.id));
+          this.inc({ worker: w.info.name }, source.workerStats(w.id)?.transferBytes ?? 0);
         }
       },
     });
+    const perWorker = (name: string, help: string, read: (s: WorkerStats) => number) =>
+      new Gauge({
+        name: `${PREFIX}worker_${name}`,
+        help,
+        labelNames: ['worker'],
+        registers: [r],
+        collect() {
+          this.reset();
+          for (const w of core().workers.values()) {
+            const s = source.workerStats(w.id);
+            if (s) this.set({ worker: w.info.name }, read(s));
+          }
+        },
+      });
+    perWorker(
+      'cpu_ratio',
+      "Each worker process's CPU use since its previous heartbeat, in cores (1: one core busy)",
+      (s) => s.cpu,
+    );
+    perWorker('rss_bytes', "Each worker process's resident memory", (s) => s.rss);
+    perWorker(
+      'event_loop_lag_seconds',
+      "Longest event-loop delay of each worker's main thread between two heartbeats",
+      (s) => s.lag,
+    );
     new Gauge({
       name: `${PREFIX}worker_threads`,
       help: 'Threads (tasks at once) of each worker',

@@ -429,7 +429,12 @@ export class Scheduler {
       events.push({ type: 'worker-seen', worker: peer, now });
       if (op.t === 'heartbeat') {
         if (op.cpu !== undefined && op.rss !== undefined) {
-          this.stats.set(peer, { cpu: op.cpu, rss: op.rss, transferBytes: op.transferBytes ?? 0 });
+          this.stats.set(peer, {
+            cpu: op.cpu,
+            rss: op.rss,
+            lag: op.lag ?? 0,
+            transferBytes: op.transferBytes ?? 0,
+          });
         }
         if (op.xfer && op.xfer.length > 0) this.dashboard?.transfers(peer, op.xfer);
         const memory = memoryReport(peer, op);
@@ -697,7 +702,7 @@ export class Scheduler {
     const metrics = () =>
       (this.metrics ??= new (require('./metrics') as typeof import('./metrics')).SchedulerMetrics({
         core: this.core,
-        transferBytes: (id) => this.stats.get(id)?.transferBytes ?? 0,
+        workerStats: (id) => this.stats.get(id),
       }));
     const scraped = {
       text: () => metrics().text(),

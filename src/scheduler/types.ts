@@ -2,7 +2,16 @@ import type { GangWire, RemoteError, WorkerInfoWire } from '../protocol';
 import type { MemoryReport, WorkerMemory } from './memory';
 import type { UnrunnableNotice } from './unrunnable';
 
-export type TaskStateName = 'released' | 'waiting' | 'queued' | 'processing' | 'memory' | 'erred';
+/** The scheduler's task states, in the order a task moves through them. */
+export const TASK_STATES = [
+  'released',
+  'waiting',
+  'queued',
+  'processing',
+  'memory',
+  'erred',
+] as const;
+export type TaskStateName = (typeof TASK_STATES)[number];
 
 /** What the scheduler core needs to know of a task; `payload` is opaque (function id + frames). */
 export interface SubmittedTask<P> {

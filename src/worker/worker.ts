@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type * as zmq from 'zeromq';
 import { log } from '../log';
 import {
@@ -100,6 +101,8 @@ export class Worker {
   private transfers: number[] = [];
   private lastCpu = process.cpuUsage();
   private lastBeat = performance.now();
+  /** Event-loop delay of the main thread between heartbeats (the dashboard's lag column). */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
   private toldUnreachable = false;
   private closing = false;
   private resolveClosed!: (reason: string) => void;
@@ -198,6 +201,7 @@ export class Worker {
       },
     });
     w.heartbeat = setInterval(() => w.beat(), w.options.heartbeatInterval);
+    w.loopDelay.enable();
     if (options.lifetime !== undefined) w.startLifetime(options.lifetime);
     void w.receiveScheduler();
     void w.serveData();
@@ -270,10 +274,13 @@ export class Worker {
     this.lastBeat = now;
     const xfer = this.transfers;
     this.transfers = [];
+    const lag = this.loopDelay.max / 1e9;
+    this.loopDelay.reset();
     this.schedOut.post('', {
       t: 'heartbeat',
       cpu,
       rss: process.memoryUsage.rss(),
+      lag,
       transferBytes: this.transferBytes,
       xfer,
       managed: this.held.memory.managed,
@@ -629,6 +636,7 @@ export class Worker {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.heartbeat);
+    this.loopDelay.disable();
     for (const t of this.lifetimeTimers) clearTimeout(t);
     for (const t of this.graceTimers.values()) clearTimeout(t);
     this.graceTimers.clear();

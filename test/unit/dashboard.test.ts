@@ -19,7 +19,7 @@ test('with 1,000,000 tasks in flight and 256 workers a snapshot stays small and 
   );
   const dashboard = new Dashboard({
     core,
-    workerStats: () => ({ cpu: 0.5, rss: 1e8, transferBytes: 0 }),
+    workerStats: () => ({ cpu: 0.5, rss: 1e8, lag: 0, transferBytes: 0 }),
   });
   try {
     const sizes: number[] = [];

@@ -146,7 +146,7 @@ test('the dashboard rows and /metrics show managed, unmanaged, spilled and pause
     paused: true,
   });
   const dashboard = new Dashboard({ core, workerStats: () => undefined });
-  const metrics = new SchedulerMetrics({ core, transferBytes: () => 0 });
+  const metrics = new SchedulerMetrics({ core, workerStats: () => undefined });
   try {
     const { workers } = dashboard.snapshot() as { workers: Record<string, unknown>[] };
     expect(workers.find((w) => w.id === 'a')).toMatchObject({
