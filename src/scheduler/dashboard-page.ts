@@ -22,7 +22,9 @@ export const DASHBOARD_PAGE = `<!doctype html>
   .memory { background: #2a9d8f; } .processing { background: #e9c46a; } .queued { background: #bbb; }
   .erred { background: #e63946; } .waiting { background: #ddd; } .unmanaged { background: #9aa5b1; }
   .paused { color: #fff; background: #e76f51; border-radius: 3px; padding: 0 4px; font-size: 11px; }
-  #stream { width: 100%; height: 220px; background: #fff; border: 1px solid #eee; }
+  #streambox { position: relative; }
+  #stream { width: 100%; height: 260px; background: #fff; border: 1px solid #eee; cursor: crosshair; }
+  #tip { position: absolute; display: none; pointer-events: none; background: #222; color: #fff; padding: 4px 6px; border-radius: 3px; font-size: 12px; white-space: pre; z-index: 2; }
   #events { max-height: 180px; overflow: auto; background: #fff; }
   .muted { color: #888; }
 </style>
@@ -40,8 +42,8 @@ export const DASHBOARD_PAGE = `<!doctype html>
     <div id="throughput"></div>
   </div>
 </div>
-<h2>Task stream <span class="muted">(a row per worker thread; orange rows: data fetched from other workers)</span> <span id="dropped" class="muted"></span></h2>
-<canvas id="stream"></canvas>
+<h2>Task stream <span class="muted">(a row per worker thread, a colour per task kind; red: erred, and only erred; orange rows: data fetched from other workers. Wheel: zoom, drag: pan, double-click: follow the run)</span> <span id="dropped" class="muted"></span></h2>
+<div id="streambox"><canvas id="stream"></canvas><div id="tip"></div></div>
 <h2>Workers</h2>
 <table><thead><tr><th>name</th><th>host</th><th>threads</th><th>resources</th><th>memory (managed + unmanaged / limit)</th><th>spilled</th><th>rss</th><th>cpu</th><th>processing</th><th>keys held</th><th>fetched</th></tr></thead>
 <tbody id="workers"></tbody></table>
@@ -54,10 +56,24 @@ const token = new URLSearchParams(location.search).get('token') || '';
 const $ = (id) => document.getElementById(id);
 const bytes = (n) => n == null ? '-' : n >= 1e9 ? (n / 1e9).toFixed(2) + ' GB' : n >= 1e6 ? (n / 1e6).toFixed(1) + ' MB' : (n / 1e3).toFixed(0) + ' kB';
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
-const colour = (s) => { let h = 0; for (const c of s) h = (h * 31 + c.charCodeAt(0)) >>> 0; return 'hsl(' + (h % 360) + ',60%,55%)'; };
+// Task kinds take colours from this palette in the order they first appear: blues, greens,
+// purples, teals, browns and greys, none near the error red (which marks erred tasks only) or
+// the transfers' orange.
+const PALETTE = ['#1f77b4', '#2ca02c', '#9467bd', '#17becf', '#8c564b', '#7f7f7f', '#bcbd22', '#3f5ba9', '#4c9a6a', '#6a4c93', '#2f8f9d', '#a0785a'];
+const ERROR_COLOUR = '#d62728';
+const TRANSFER_COLOUR = '#ff9f1c';
+const kindColours = new Map();
+const colour = (kind) => {
+  if (!kindColours.has(kind)) kindColours.set(kind, PALETTE[kindColours.size % PALETTE.length]);
+  return kindColours.get(kind);
+};
 const REPORT = window.REPORT;
-// The task stream shows the last minute live; a report shows the whole run.
-const WINDOW_MS = REPORT && REPORT.length > 1 ? Math.max(60000, REPORT[REPORT.length - 1].at - REPORT[0].at + 2000) : 60000;
+// Bars kept for the stream: the whole run up to this many, the oldest dropped first.
+const KEEP_BARS = 20000;
+// The stream's view: null follows the run (from its first bar kept to now); [from, to] once
+// zoomed or panned, until a double-click.
+let view = null;
+let lastNow = Date.now();
 let bars = [];
 const kinds = new Map();
 const times = [], rates = [];
@@ -67,8 +83,10 @@ window.dashboard = { frames: 0, bars: 0, transfers: 0 };
 function render(s) {
   window.dashboard.frames += 1;
   const total = Object.values(s.states).reduce((a, b) => a + b, 0);
-  $('summary').textContent = s.workers.length + ' workers, ' + s.clients + ' clients, ' + total + ' tasks (' +
-    Object.entries(s.states).map(([k, v]) => v + ' ' + k).join(', ') + '), ' + s.forgotten + ' forgotten';
+  const count = (n, what) => n + ' ' + what + (n === 1 ? '' : 's');
+  const states = Object.entries(s.states).filter(([, v]) => v > 0).map(([k, v]) => v + ' ' + k).join(', ');
+  $('summary').textContent = count(s.workers.length, 'worker') + ', ' + count(s.clients, 'client') + ', ' + count(total, 'task') +
+    (states ? ' (' + states + ')' : '') + ', ' + s.forgotten + ' forgotten';
   // A report keeps every kind it saw (as last seen), though released tasks leave the scheduler.
   for (const p of s.progress) kinds.set(p.prefix, p);
   const shown = REPORT ? [...kinds.values()] : s.progress;
@@ -90,7 +108,8 @@ function render(s) {
     '</td><td>' + esc(Object.entries(w.resources).map(([k, v]) => k + '=' + v).join(' ')) + '</td><td>' + memoryBar(w) +
     '</td><td>' + (w.spilledCount ? bytes(w.spilled) + ' (' + w.spilledCount + ')' : '-') + '</td><td>' + bytes(w.rss) + '</td><td>' + (w.cpu == null ? '-' : Math.round(100 * w.cpu) + '%') + '</td><td>' + w.processing + '</td><td>' + w.held + '</td><td>' + bytes(w.transferBytes) + '</td></tr>').join('');
   $('events').innerHTML = s.events.slice().reverse().map((e) => '<div><span class="muted">' + new Date(e.at).toLocaleTimeString() + '</span> ' + esc(e.text) + '</div>').join('');
-  bars = bars.concat(s.bars).filter((b) => b.end > s.at - WINDOW_MS);
+  bars = bars.concat(s.bars);
+  if (bars.length > KEEP_BARS) bars = bars.slice(bars.length - KEEP_BARS);
   window.dashboard.bars += s.bars.length;
   window.dashboard.transfers += s.bars.filter((b) => b.lane < 0).length;
   $('dropped').textContent = s.barsDropped ? '(' + s.barsDropped + ' more tasks this second not drawn)' : '';
@@ -100,21 +119,116 @@ function render(s) {
   drawStream(s.at);
 }
 
+const GUTTER = 110, AXIS = 20;
+let layout = [];
+
+function viewOf(now) {
+  if (view) return view;
+  const first = bars.length ? Math.min(...bars.slice(0, 500).map((b) => b.start)) : now - 10000;
+  return [Math.min(first, now - 5000), now + 500];
+}
+
 function drawStream(now) {
+  lastNow = now;
   const c = $('stream');
   c.width = c.clientWidth; c.height = c.clientHeight;
   const g = c.getContext('2d');
+  const [from, to] = viewOf(now);
+  const span = Math.max(1, to - from);
+  const plot = c.width - GUTTER;
   const rows = [...new Set(bars.map((b) => b.worker + '/' + b.lane))].sort();
-  const h = Math.max(4, Math.min(24, (c.height - 10) / Math.max(1, rows.length)));
-  const x = (t) => c.width * (1 - (now - t) / WINDOW_MS);
+  const h = Math.max(4, Math.min(24, Math.floor((c.height - AXIS - 4) / Math.max(1, rows.length))));
+  const x = (t) => GUTTER + Math.round(plot * (t - from) / span);
   g.clearRect(0, 0, c.width, c.height);
+  g.font = '11px system-ui, sans-serif';
+  g.fillStyle = '#555';
+  g.textBaseline = 'middle';
+  rows.forEach((r, i) => {
+    const [worker, lane] = r.split('/');
+    if (h >= 9) g.fillText(worker + (Number(lane) < 0 ? ' fetch' : ' #' + lane), 4, i * h + h / 2, GUTTER - 8);
+  });
+  layout = [];
   for (const b of bars) {
+    if (b.end < from || b.start > to) continue;
     const y = rows.indexOf(b.worker + '/' + b.lane) * h;
-    // Transfers (data fetched from another worker) get their own row per worker, in orange.
-    g.fillStyle = b.erred ? '#e63946' : b.lane < 0 ? '#f4a261' : colour(b.prefix);
-    g.fillRect(x(b.start), y + 1, Math.max(1, x(b.end) - x(b.start)), h - 2);
+    const x0 = Math.max(GUTTER, x(b.start));
+    const w = Math.max(1, Math.min(c.width, x(b.end)) - x0);
+    g.fillStyle = b.erred ? ERROR_COLOUR : b.lane < 0 ? TRANSFER_COLOUR : colour(b.prefix);
+    g.fillRect(x0, y + 1, w, h - 2);
+    if (layout.length < 50000) layout.push({ x: x0, y: y + 1, w, h: h - 2, b });
   }
+  // The time axis: ticks at a round step, labelled with the clock time.
+  const axisY = c.height - AXIS;
+  g.fillStyle = '#888';
+  g.fillRect(GUTTER, axisY, plot, 1);
+  const steps = [100, 200, 500, 1000, 2000, 5000, 10000, 15000, 30000, 60000, 120000, 300000, 600000];
+  const step = steps.find((st) => plot * st / span >= 80) || 600000;
+  g.textBaseline = 'top';
+  for (let t = Math.ceil(from / step) * step; t <= to; t += step) {
+    const tx = x(t);
+    g.fillRect(tx, axisY, 1, 4);
+    const d = new Date(t);
+    const label = d.toLocaleTimeString([], { hour12: false }) + (step < 1000 ? '.' + String(d.getMilliseconds()).padStart(3, '0') : '');
+    g.fillText(label, tx - 24, axisY + 5);
+  }
+  window.dashboard.view = [from, to];
+  window.dashboard.layout = layout.length;
 }
+
+// Hover: the bar under the pointer, with its key, worker, thread, duration and bytes.
+function barAt(px, py) {
+  for (let i = layout.length - 1; i >= 0; i--) {
+    const l = layout[i];
+    if (px >= l.x && px <= l.x + l.w && py >= l.y && py <= l.y + l.h) return l.b;
+  }
+  return null;
+}
+function showTip(ev) {
+  const c = $('stream'), tip = $('tip');
+  const r = c.getBoundingClientRect();
+  const b = barAt(ev.clientX - r.left, ev.clientY - r.top);
+  if (!b) { tip.style.display = 'none'; return; }
+  const ms = b.end - b.start;
+  tip.textContent = (b.lane < 0 ? 'transfer' : b.key || b.prefix) + (b.erred ? '  (erred)' : '') + '\\n' +
+    'worker ' + b.worker + (b.lane < 0 ? '' : ', thread ' + b.lane) + '\\n' +
+    (ms >= 1000 ? (ms / 1000).toFixed(2) + ' s' : ms.toFixed(1) + ' ms') + (b.bytes != null ? ', ' + bytes(b.bytes) : '');
+  tip.style.left = Math.min(ev.clientX - r.left + 12, c.clientWidth - 260) + 'px';
+  tip.style.top = (ev.clientY - r.top + 12) + 'px';
+  tip.style.display = 'block';
+}
+// Zoom (wheel, around the pointer), pan (drag), follow the run again (double-click).
+let drag = null;
+function onWheel(ev) {
+  ev.preventDefault();
+  const c = $('stream');
+  const [from, to] = viewOf(lastNow);
+  const r = c.getBoundingClientRect();
+  const at = from + (to - from) * Math.max(0, ev.clientX - r.left - GUTTER) / Math.max(1, c.clientWidth - GUTTER);
+  const k = ev.deltaY > 0 ? 1.25 : 0.8;
+  view = [at - (at - from) * k, at + (to - at) * k];
+  drawStream(lastNow);
+}
+function onDown(ev) { drag = { x: ev.clientX, view: viewOf(lastNow) }; }
+function onMove(ev) {
+  if (drag) {
+    const c = $('stream');
+    const dt = (ev.clientX - drag.x) * (drag.view[1] - drag.view[0]) / Math.max(1, c.clientWidth - GUTTER);
+    if (Math.abs(ev.clientX - drag.x) > 2) { view = [drag.view[0] - dt, drag.view[1] - dt]; drawStream(lastNow); }
+  }
+  showTip(ev);
+}
+$('stream').addEventListener('wheel', onWheel, { passive: false });
+$('stream').addEventListener('mousedown', onDown);
+$('stream').addEventListener('mousemove', onMove);
+$('stream').addEventListener('mouseleave', () => { $('tip').style.display = 'none'; });
+window.addEventListener('mouseup', () => { drag = null; });
+$('stream').addEventListener('dblclick', () => { view = null; drawStream(lastNow); });
+window.dashboard.barAt = (px, py) => barAt(px, py);
+window.dashboard.firstBar = (erred) => {
+  const l = layout.find((e) => e.b.lane >= 0 && e.b.erred === erred);
+  return l ? { x: l.x + l.w / 2, y: l.y + l.h / 2, key: l.b.key } : null;
+};
+window.dashboard.colours = { error: ERROR_COLOUR, transfer: TRANSFER_COLOUR, palette: PALETTE };
 
 if (REPORT) {
   for (const s of REPORT) render(s);

@@ -39,11 +39,15 @@ export interface Bar {
   worker: string;
   lane: number;
   prefix: string;
+  /** The task's key (cut to KEY_CHARS), for the stream's hover; absent on transfers. */
+  key?: string;
   start: number;
   end: number;
   erred: boolean;
   bytes?: number;
 }
+
+const KEY_CHARS = 120;
 
 const PUSH_MS = 1000;
 const MAX_BARS = 2000;
@@ -90,6 +94,7 @@ export class Dashboard {
       worker: w?.info.name ?? worker,
       lane,
       prefix: keyPrefix(key),
+      key: key.length > KEY_CHARS ? key.slice(0, KEY_CHARS) + '...' : key,
       start,
       end: now,
       erred,

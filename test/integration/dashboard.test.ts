@@ -88,13 +88,97 @@ if (!CHROMIUM) {
     );
     sum.release();
     expect(await workerIds()).toHaveLength(2);
-    expect(await page.textContent('#summary')).toContain('2 workers, 1 clients');
+    expect(await page.textContent('#summary')).toContain('2 workers, 1 client,');
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     const png = fs.readFileSync(SCREENSHOT);
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     expect(png.length).toBeGreaterThan(20_000); // a blank page of this size compresses far smaller
     console.log(`dashboard screenshot: ${SCREENSHOT}`);
     for (const f of fs_) f.release();
+  }, 120_000);
+
+  /** Pixels of the stream drawn in exactly this colour ('#rrggbb'). */
+  const pixelsOf = (p: Page, hex: string) =>
+    p.$eval(
+      '#stream',
+      (c, rgb) => {
+        const canvas = c as HTMLCanvasElement;
+        const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) {
+          if (d[i] === rgb[0] && d[i + 1] === rgb[1] && d[i + 2] === rgb[2] && d[i + 3] === 255)
+            n++;
+        }
+        return n;
+      },
+      [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)),
+    );
+
+  test('task stream: successes never in the error colour, failures only in it; hover names the key', async () => {
+    const stream = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await stream.goto(shared.cluster.scheduler.dashboardLink!);
+    await stream.waitForFunction(
+      () => (window as unknown as { dashboard: { frames: number } }).dashboard.frames > 0,
+    );
+    const { error } = await stream.evaluate(
+      () => (window as unknown as { dashboard: { colours: { error: string } } }).dashboard.colours,
+    );
+    // The names whose hash used to land on reds, each its own kind.
+    const work = (x: number) => new Promise<number>((r) => setTimeout(() => r(x), 5));
+    const simulate = (x: number) => x * 2;
+    const inc = (x: number) => x + 1;
+    const sleepTask = (x: number) => new Promise<number>((r) => setTimeout(() => r(x), 2));
+    const ok = [work, simulate, inc, sleepTask].flatMap((f) =>
+      shared.client.map(
+        f,
+        Array.from({ length: 100 }, (_, i) => i),
+      ),
+    );
+    await shared.client.gather(ok);
+    type Dash = {
+      dashboard: {
+        bars: number;
+        firstBar(erred: boolean): { x: number; y: number; key: string } | null;
+      };
+    };
+    await stream.waitForFunction(() => (window as unknown as Dash).dashboard.bars >= 400, null, {
+      timeout: 30_000,
+    });
+    expect(await paintedPixels(stream)).toBeGreaterThan(100);
+    expect(await pixelsOf(stream, error)).toBe(0);
+    // Hover over a successful bar: its key, worker and duration in the tip.
+    const bar = (await stream.evaluate(() =>
+      (window as unknown as Dash).dashboard.firstBar(false),
+    ))!;
+    expect(bar).not.toBeNull();
+    const box = (await stream.locator('#stream').boundingBox())!;
+    await stream.mouse.move(box.x + bar.x, box.y + bar.y);
+    await stream.locator('#tip').waitFor({ state: 'visible' });
+    const tip = await stream.textContent('#tip');
+    expect(tip).toContain(bar.key);
+    expect(tip).toMatch(/worker \S+, thread \d+\n[\d.]+ m?s/);
+    expect(tip).not.toContain('erred');
+    // Four failures: drawn in the error colour, and hover says so.
+    const boom = (x: number) => {
+      throw new Error(`boom ${x}`);
+    };
+    const bad = shared.client.map(boom, [1, 2, 3, 4]);
+    await Promise.allSettled(bad.map((f) => f.result()));
+    await stream.waitForFunction(
+      () => (window as unknown as Dash).dashboard.firstBar(true) !== null,
+      null,
+      {
+        timeout: 30_000,
+      },
+    );
+    expect(await pixelsOf(stream, error)).toBeGreaterThan(0);
+    const failed = (await stream.evaluate(() =>
+      (window as unknown as Dash).dashboard.firstBar(true),
+    ))!;
+    await stream.mouse.move(box.x + failed.x, box.y + failed.y);
+    expect(await stream.textContent('#tip')).toContain('(erred)');
+    for (const f of [...ok, ...bad]) f.release();
+    await stream.close();
   }, 120_000);
 
   test('worker rows disappear when a worker is killed and appear when its replacement joins', async () => {
