@@ -713,9 +713,9 @@ export class Client implements FutureHost {
     columns: unknown[][],
     n: number,
   ): Future<unknown>[] {
+    if (n === 0) return []; // as a map of no tasks always was: nothing checked, nothing sent
     this.checkOpen();
     const opts = validateTaskOptions(options);
-    if (n === 0) return [];
     const { id, spec } = fnSpecOf(fn);
     const { prefix, keys } = mapKeys(fnName(fn), n);
     const states = this.keys.addBatch(prefix, keys);
