@@ -5,7 +5,7 @@ import { log, readyLine } from '../log';
 import { parseDuration } from '../util/duration';
 import * as mpi from '../mpi';
 import type { Communicator } from '../mpi';
-import type { DashboardAddress } from '../scheduler/http';
+import type { DashboardAddress } from '../observe/http';
 import type { WorkerOptions } from '../worker';
 import { describePlacement, placement, type Placement, type PlacementOptions } from './placement';
 import { hostsOf, startRank, type RankSetup } from './rank';

@@ -3,7 +3,7 @@ import { OptionError } from '../errors';
 import { log } from '../log';
 import { MEMORY_DEFAULTS, resolveThresholds, type MemoryThresholds } from '../worker/memory';
 import { packageVersion } from '../paths';
-import { DEFAULT_HTTP_PORT } from '../scheduler/http';
+import { DEFAULT_HTTP_PORT } from '../observe/http';
 import { formatDuration, parseDuration } from '../util/duration';
 
 /** `.version(...versionFlag())`: -V / --version print the package's version and exit. */
@@ -19,7 +19,7 @@ export const SCHEDULER_BIND_DEFAULT =
 export const WORKER_BIND_DEFAULT =
   "without it or --host, the address that routes to the scheduler; if there is none, the host's first non-loopback IPv4 address, with a warning";
 
-/** What --dashboard-address takes, and its default (scheduler/http.ts). */
+/** What --dashboard-address takes, and its default (observe/http.ts). */
 export const DASHBOARD_HELP = `the HTTP server for the dashboard, /metrics and /health: ':PORT' on the scheduler's host, 'HOST:PORT' or a port (default: ':${DEFAULT_HTTP_PORT}'; if that port is taken, one the OS chooses)`;
 
 /** What a duration flag's help says it takes. */

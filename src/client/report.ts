@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { ClusterError } from '../errors';
-import { DASHBOARD_PAGE } from '../scheduler/dashboard-page';
+import { DASHBOARD_PAGE } from '../observe/dashboard-page';
 
 /** What the report needs of a client: the scheduler's dashboard link (with its token). */
 interface Linked {

@@ -30,6 +30,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
 </style>
 </head>
 <body>
+<nav><a href="workers">workers</a> <a href="graph">graph</a> <a href="info">info</a></nav>
 <h1>mpi-cluster <span id="summary" class="muted">connecting...</span></h1>
 <div class="grid">
   <div>
@@ -68,6 +69,10 @@ const colour = (kind) => {
   return kindColours.get(kind);
 };
 const REPORT = window.REPORT;
+// The other pages, with the token; a report (one file, offline) has none of them.
+for (const a of document.querySelectorAll('nav a')) {
+  if (REPORT) a.remove(); else a.href += '?token=' + encodeURIComponent(token);
+}
 // Bars kept for the stream: the whole run up to this many, the oldest dropped first.
 const KEEP_BARS = 20000;
 // The stream's view: null follows the run (from its first bar kept to now); [from, to] once

@@ -1,7 +1,8 @@
 import type * as http from 'node:http';
-import { memoryFigures } from './memory';
-import type { WorkerState } from './types';
+import { memoryFigures } from '../scheduler/memory';
+import type { WorkerState } from '../scheduler/types';
 import { keyPrefix } from '../util/key-prefix';
+import { WorkerHistories, graphView, workerView, workersView, type ViewSource } from './views';
 
 /**
  * What the dashboard page shows, aggregated here: the page gets one snapshot a second over
@@ -9,7 +10,7 @@ import { keyPrefix } from '../util/key-prefix';
  * rest counted), so a million tasks in flight cost it no more than ten.
  */
 export interface DashboardSource {
-  core: {
+  core: ViewSource['core'] & {
     workers: ReadonlyMap<string, WorkerState>;
     clients: ReadonlyMap<string, unknown>;
     byPrefix: ReadonlyMap<string, Record<string, number>>;
@@ -18,6 +19,8 @@ export interface DashboardSource {
   };
   /** What a worker last reported in its heartbeat. */
   workerStats(id: string): WorkerStats | undefined;
+  /** /info's facts (versions, addresses) and options (no keys), if the scheduler gives them. */
+  info?(): { facts: Record<string, string | number>; options: object };
 }
 
 export interface WorkerStats {
@@ -63,6 +66,7 @@ export class Dashboard {
   private doneSince = 0;
   private readonly subscribers = new Set<http.ServerResponse>();
   private readonly timer: NodeJS.Timeout;
+  private readonly histories = new WorkerHistories();
 
   constructor(private readonly source: DashboardSource) {
     this.timer = setInterval(() => this.push(), PUSH_MS);
@@ -200,7 +204,29 @@ export class Dashboard {
     this.push();
   }
 
+  /**
+   * The JSON behind /workers, /worker (`id`), /graph and /info; undefined for another name,
+   * null for a worker that is not there.
+   */
+  view(name: string, params: URLSearchParams): object | null | undefined {
+    switch (name) {
+      case 'workers':
+        return workersView(this.source);
+      case 'worker':
+        return workerView(this.source, this.histories, params.get('id') ?? '');
+      case 'graph':
+        return graphView(this.source);
+      case 'info': {
+        const given = this.source.info?.() ?? { facts: {}, options: {} };
+        return { ...given, events: this.events.slice() };
+      }
+      default:
+        return undefined;
+    }
+  }
+
   private push(): void {
+    this.histories.sample(this.source);
     if (this.subscribers.size === 0) {
       // Nobody looks: keep only the counts going, not the bars.
       this.bars = [];

@@ -6,6 +6,7 @@ import { log } from '../log';
 import * as fs from 'node:fs';
 import type { Dashboard } from './dashboard';
 import { DASHBOARD_PAGE } from './dashboard-page';
+import { PAGES } from './pages';
 import type { SchedulerMetrics } from './metrics';
 
 /** What the server needs of the metrics: made at the first scrape (scheduler/server.ts). */
@@ -181,7 +182,23 @@ export class SchedulerHttp {
       dashboard.subscribe(res);
       return;
     }
-    send(404, 'text/plain', 'not found: /status, /events, /metrics, /health\n');
+    const page = PAGES[url.pathname];
+    if (page) {
+      send(200, 'text/html; charset=utf-8', page);
+      return;
+    }
+    if (url.pathname.startsWith('/api/')) {
+      const data = dashboard.view(url.pathname.slice('/api/'.length), url.searchParams);
+      if (data === undefined) send(404, 'text/plain', `not found: ${url.pathname}\n`);
+      else if (data === null) send(404, 'application/json', '{"error":"no such worker"}');
+      else send(200, 'application/json', JSON.stringify(data));
+      return;
+    }
+    send(
+      404,
+      'text/plain',
+      `not found: /status, /workers, /worker?id=, /graph, /info, /events, /metrics, /health\n`,
+    );
   }
 
   close(): Promise<void> {

@@ -1,11 +1,10 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Gauge, Counter, Registry, collectDefaultMetrics } from 'prom-client';
-import { memoryFigures } from './memory';
+import { memoryFigures } from '../scheduler/memory';
 import type { WorkerStats } from './dashboard';
 import { PROTOCOL_VERSION } from '../protocol/messages';
-import { TASK_STATES, type WorkerState } from './types';
+import { packageVersion } from '../util/version';
+import { TASK_STATES, type WorkerState } from '../scheduler/types';
 
 /**
  * The scheduler's Prometheus metrics, read from its state when scraped (nothing is counted on
@@ -24,16 +23,6 @@ export interface MetricsSource {
 }
 
 const PREFIX = 'mpi_cluster_';
-
-/** This package's version, read once from its package.json (src/ and dist/ sit one level down). */
-function packageVersion(): string {
-  try {
-    const file = path.join(__dirname, '..', '..', 'package.json');
-    return String((JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: string }).version);
-  } catch {
-    return 'unknown';
-  }
-}
 
 export class SchedulerMetrics {
   readonly registry = new Registry();

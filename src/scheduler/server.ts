@@ -29,10 +29,11 @@ import { InvariantError } from '../errors';
 import { sameOrNew } from '../protocol/schema';
 import { SchedulerCore } from './core';
 import { COORD_HOLDER, Coordination, type CoordStep } from './coordination';
-import { SchedulerHttp, parseDashboardAddress, type DashboardAddress } from './http';
-import type { SchedulerMetrics } from './metrics';
-import { Dashboard, type WorkerStats } from './dashboard';
+import { SchedulerHttp, parseDashboardAddress, type DashboardAddress } from '../observe/http';
+import type { SchedulerMetrics } from '../observe/metrics';
+import { Dashboard, type WorkerStats } from '../observe/dashboard';
 import { memoryFigures } from './memory';
+import { packageVersion } from '../util/version';
 import {
   clientEvent,
   memoryReport,
@@ -700,7 +701,9 @@ export class Scheduler {
     // prom-client and the registry load at the first scrape of /metrics, not on a job's way to
     // its first task (issue 23: a quarter of the modules every rank loaded).
     const metrics = () =>
-      (this.metrics ??= new (require('./metrics') as typeof import('./metrics')).SchedulerMetrics({
+      (this.metrics ??= new (
+        require('../observe/metrics') as typeof import('../observe/metrics')
+      ).SchedulerMetrics({
         core: this.core,
         workerStats: (id) => this.stats.get(id),
       }));
@@ -710,9 +713,27 @@ export class Scheduler {
         return metrics().contentType;
       },
     };
+    const started = new Date().toISOString();
     const dashboard = new Dashboard({
       core: this.core,
       workerStats: (id) => this.stats.get(id),
+      info: () => ({
+        facts: {
+          version: packageVersion(),
+          scheduler: this.id,
+          address: this.address,
+          started,
+          node: process.versions.node,
+          pid: process.pid,
+          security: this.options.security === false ? 'off' : 'CurveZMQ',
+        },
+        // What was set, keys and callbacks left out.
+        options: Object.fromEntries(
+          Object.entries(this.options).filter(
+            ([k, v]) => k !== 'security' && typeof v !== 'function',
+          ),
+        ),
+      }),
     });
     try {
       this.http = await SchedulerHttp.start(at, scraped, dashboard);

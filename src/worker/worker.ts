@@ -67,6 +67,9 @@ const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, 
  * this class turns messages, fetch replies, thread results and timers into its events and
  * carries out its actions. Results are kept packed (as frames) and never deserialized here.
  */
+/** The event-loop delay sampler's period (ms). */
+const LOOP_RESOLUTION_MS = 20;
+
 export class Worker {
   readonly id = `w-${randomUUID()}`;
   readonly name: string;
@@ -102,7 +105,7 @@ export class Worker {
   private lastCpu = process.cpuUsage();
   private lastBeat = performance.now();
   /** Event-loop delay of the main thread between heartbeats (the dashboard's lag column). */
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   private toldUnreachable = false;
   private closing = false;
   private resolveClosed!: (reason: string) => void;
@@ -274,7 +277,8 @@ export class Worker {
     this.lastBeat = now;
     const xfer = this.transfers;
     this.transfers = [];
-    const lag = this.loopDelay.max / 1e9;
+    // The histogram's samples are whole timer periods: what exceeds the period is the lag.
+    const lag = Math.max(0, this.loopDelay.max / 1e6 - LOOP_RESOLUTION_MS) / 1000;
     this.loopDelay.reset();
     this.schedOut.post('', {
       t: 'heartbeat',

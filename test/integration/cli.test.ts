@@ -6,7 +6,7 @@ import { BOOTSTRAP_DEFAULTS } from '../../src/bootstrap/defaults';
 import { SCHEDULER_BIND_DEFAULT, WORKER_BIND_DEFAULT } from '../../src/cli/common';
 import { KEYS_ENV, makeKeys } from '../../src/net/security';
 import { packageVersion } from '../../src/paths';
-import { DEFAULT_HTTP_PORT } from '../../src/scheduler/http';
+import { DEFAULT_HTTP_PORT } from '../../src/observe/http';
 import { DEFAULT_SCHEDULER_CONFIG } from '../../src/scheduler/types';
 import { formatDuration } from '../../src/util/duration';
 import { defaultWorkerParent } from '../../src/worker/directory';

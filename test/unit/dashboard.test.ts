@@ -1,5 +1,5 @@
 import { SchedulerCore } from '../../src/scheduler';
-import { Dashboard } from '../../src/scheduler/dashboard';
+import { Dashboard } from '../../src/observe/dashboard';
 import { keyPrefix } from '../../src/util/key-prefix';
 import { task, worker, type P } from '../helpers/core';
 

@@ -1,7 +1,7 @@
 import { SchedulerCore, type SchedulerAction } from '../../src/scheduler';
-import { Dashboard } from '../../src/scheduler/dashboard';
+import { Dashboard } from '../../src/observe/dashboard';
 import { memoryFigures } from '../../src/scheduler/memory';
-import { SchedulerMetrics } from '../../src/scheduler/metrics';
+import { SchedulerMetrics } from '../../src/observe/metrics';
 import { of, task, worker, type P } from '../helpers/core';
 
 /**

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { SchedulerCore } from '../../src/scheduler';
-import { SchedulerMetrics } from '../../src/scheduler/metrics';
+import { SchedulerMetrics } from '../../src/observe/metrics';
 import { TASK_STATES } from '../../src/scheduler/types';
 import { task, worker, type P } from '../helpers/core';
 
