@@ -30,7 +30,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
 </style>
 </head>
 <body>
-<nav><a href="workers">workers</a> <a href="graph">graph</a> <a href="info">info</a></nav>
+<nav><a href="workers">workers</a> <a href="graph">graph</a> <a href="profile">profile</a> <a href="info">info</a></nav>
 <h1>mpi-cluster <span id="summary" class="muted">connecting...</span></h1>
 <div class="grid">
   <div>

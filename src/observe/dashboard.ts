@@ -2,6 +2,7 @@ import type * as http from 'node:http';
 import { memoryFigures } from '../scheduler/memory';
 import type { WorkerState } from '../scheduler/types';
 import { keyPrefix } from '../util/key-prefix';
+import type { ProfileTree } from '../worker/profile';
 import { WorkerHistories, graphView, workerView, workersView, type ViewSource } from './views';
 
 /**
@@ -19,6 +20,8 @@ export interface DashboardSource {
   };
   /** What a worker last reported in its heartbeat. */
   workerStats(id: string): WorkerStats | undefined;
+  /** Profiles every worker's executor threads for `ms` (the /profile page). */
+  profile?(ms: number): Promise<ProfileTree>;
   /** /info's facts (versions, addresses) and options (no keys), if the scheduler gives them. */
   info?(): { facts: Record<string, string | number>; options: object };
 }
@@ -208,8 +211,17 @@ export class Dashboard {
    * The JSON behind /workers, /worker (`id`), /graph and /info; undefined for another name,
    * null for a worker that is not there.
    */
-  view(name: string, params: URLSearchParams): object | null | undefined {
+  view(name: string, params: URLSearchParams): object | null | undefined | Promise<object> {
     switch (name) {
+      case 'profile': {
+        const seconds = Number(params.get('seconds') ?? '2');
+        const ms = Math.round(
+          1000 * Math.min(Math.max(Number.isFinite(seconds) ? seconds : 2, 0.1), 30),
+        );
+        return this.source.profile
+          ? this.source.profile(ms).then((tree) => ({ ms, tree }))
+          : { ms, tree: { n: 'all', s: 0, c: [] } };
+      }
       case 'workers':
         return workersView(this.source);
       case 'worker':

@@ -191,6 +191,11 @@ export class SchedulerHttp {
       const data = dashboard.view(url.pathname.slice('/api/'.length), url.searchParams);
       if (data === undefined) send(404, 'text/plain', `not found: ${url.pathname}\n`);
       else if (data === null) send(404, 'application/json', '{"error":"no such worker"}');
+      else if (data instanceof Promise)
+        data.then(
+          (d) => send(200, 'application/json', JSON.stringify(d)),
+          (err: Error) => send(500, 'text/plain', `${err.message}\n`),
+        );
       else send(200, 'application/json', JSON.stringify(data));
       return;
     }

@@ -24,7 +24,7 @@ const HEAD = (title: string) => `<!doctype html>
 </style>
 </head>
 <body>
-<nav><a href="status">status</a><a href="workers">workers</a><a href="graph">graph</a><a href="info">info</a></nav>
+<nav><a href="status">status</a><a href="workers">workers</a><a href="graph">graph</a><a href="profile">profile</a><a href="info">info</a></nav>
 <h1>mpi-cluster ${title} <span id="note" class="muted"></span></h1>
 `;
 
@@ -199,10 +199,71 @@ poll('info', '', (d) => {
 </html>
 `;
 
+export const PROFILE_PAGE = `${HEAD('profile')}
+<p class="muted">What the workers' task threads ran, sampled by V8's profiler (every 1 ms, in every executor thread of every worker) and merged by function: a flame graph, callers above callees, width the share of samples. Hover for a function's share.</p>
+<p><label>seconds <input id="seconds" type="number" value="2" min="0.1" max="30" step="0.5" style="width:5em"></label> <button id="run">profile again</button> <span id="status" class="muted"></span></p>
+<canvas id="flame" height="480"></canvas>
+<div id="hover" class="muted">&nbsp;</div>
+<h2>Heaviest functions (self samples)</h2><pre id="top"></pre>
+<script>${COMMON}
+window.profile = { runs: 0, names: [] };
+let boxes = [];
+const sum = (t) => t.c.reduce((a, c) => a + sum(c), t.s);
+const hue = (name) => { let h = 0; for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0; return 'hsl(' + (30 + h % 40) + ',80%,' + (55 + h % 15) + '%)'; };
+function draw(tree) {
+  const c = $('flame');
+  c.width = c.clientWidth;
+  const g = c.getContext('2d');
+  g.clearRect(0, 0, c.width, c.height);
+  g.font = '11px system-ui, sans-serif';
+  g.textBaseline = 'middle';
+  const all = Math.max(1, sum(tree));
+  const ROW = 16;
+  boxes = [];
+  const self = new Map();
+  const walk = (t, x, depth) => {
+    const w = c.width * sum(t) / all;
+    if (w < 0.5 || depth * ROW > c.height) return;
+    if (depth > 0) {
+      g.fillStyle = hue(t.n);
+      g.fillRect(x, depth * ROW - ROW, Math.max(1, w - 1), ROW - 1);
+      if (w > 40) { g.fillStyle = '#222'; g.fillText(t.n, x + 3, depth * ROW - ROW / 2, w - 6); }
+      boxes.push({ x, y: depth * ROW - ROW, w, name: t.n, samples: sum(t) });
+    }
+    let at = x;
+    for (const k of t.c.slice().sort((a, b) => a.n < b.n ? -1 : 1)) { walk(k, at, depth + 1); at += c.width * sum(k) / all; }
+  };
+  const selfOf = (t) => { self.set(t.n, (self.get(t.n) || 0) + t.s); t.c.forEach(selfOf); };
+  walk(tree, 0, 0);
+  selfOf(tree);
+  const top = [...self.entries()].filter(([n]) => n !== 'all').sort((a, b) => b[1] - a[1]).slice(0, 30);
+  $('top').textContent = top.map(([n, s]) => (100 * s / all).toFixed(1).padStart(5) + '%  ' + n).join('\\n') || '(no samples: nothing ran)';
+  window.profile = { runs: window.profile.runs + 1, names: top.map(([n]) => n), samples: all };
+}
+function run() {
+  const s = Number($('seconds').value) || 2;
+  $('status').textContent = 'profiling for ' + s + ' s...';
+  fetch('api/profile' + q('&seconds=' + s)).then((r) => r.json()).then((d) => { draw(d.tree); $('status').textContent = ''; })
+    .catch((e) => { $('status').textContent = String(e.message || e); });
+}
+$('run').addEventListener('click', run);
+$('flame').addEventListener('mousemove', (ev) => {
+  const r = $('flame').getBoundingClientRect();
+  const px = ev.clientX - r.left, py = ev.clientY - r.top;
+  const b = boxes.find((x) => px >= x.x && px < x.x + x.w && py >= x.y && py < x.y + 16);
+  $('hover').textContent = b ? b.name + ': ' + b.samples + ' samples' : ' ';
+});
+run();
+</script>
+</body>
+</html>
+`;
+
 /** The page served at each path. */
 export const PAGES: Readonly<Record<string, string>> = {
   '/workers': WORKERS_PAGE,
   '/worker': WORKER_PAGE,
   '/graph': GRAPH_PAGE,
   '/info': INFO_PAGE,
+  '/profile': PROFILE_PAGE,
 };

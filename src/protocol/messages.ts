@@ -167,6 +167,12 @@ export type Op =
   | { t: 'want-keys'; keys: string[] }
   // worker -> scheduler (besides register, results, heartbeat, bye): its lifetime is up
   | { t: 'retire' }
+  /**
+   * The dashboard's /profile (issue 24): scheduler -> worker, profile the executor threads for
+   * `ms`; worker -> scheduler, the merged call tree as JSON (worker/profile.ts's ProfileTree).
+   */
+  | { t: 'profile'; req: number; ms: number }
+  | { t: 'profile-data'; req: number; tree: string }
   // scheduler -> client
   | {
       t: 'welcome';

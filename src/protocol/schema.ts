@@ -65,6 +65,8 @@ export const OP_FIELDS: Record<OpType, Record<string, FieldType>> = {
     error: 'object?',
   },
   retire: {},
+  profile: { req: 'number', ms: 'number' },
+  'profile-data': { req: 'number', tree: 'string' },
   welcome: { schedulerId: s, address: s, nWorkers: n, http: 'string?', dashboard: 'string?' },
   'key-done': { key: s, who: ss, nbytes: n, nf: n },
   'key-erred': { key: s, error: o },

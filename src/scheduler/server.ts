@@ -34,6 +34,7 @@ import type { SchedulerMetrics } from '../observe/metrics';
 import { Dashboard, type WorkerStats } from '../observe/dashboard';
 import { memoryFigures } from './memory';
 import { packageVersion } from '../util/version';
+import { ProfileRequests } from '../observe/profile-requests';
 import {
   clientEvent,
   memoryReport,
@@ -129,6 +130,7 @@ export class Scheduler {
   private dashboard: Dashboard | null = null;
   /** CPU, resident memory and bytes fetched that each worker last reported in its heartbeat. */
   private readonly stats = new Map<string, WorkerStats>();
+  private readonly profiles = new ProfileRequests();
   /** Resolves once the scheduler has shut down (by a client's request or `close()`). */
   readonly closed = new Promise<void>((r) => (this.resolveClosed = r));
 
@@ -443,6 +445,14 @@ export class Scheduler {
         this.outbox.post(peer, { t: 'heartbeat' });
         return;
       }
+      if (op.t === 'profile-data') {
+        if (!this.profiles.answer(peer, op.req, op.tree))
+          log.warnOften(
+            'profile-data',
+            `scheduler: a malformed or unasked profile from ${peer} dropped`,
+          );
+        return;
+      }
       const ev = workerEvent(peer, { op, frames });
       if (ev) {
         if (op.t === 'task-finished' || op.t === 'task-erred')
@@ -643,6 +653,7 @@ export class Scheduler {
     const peer = this.peers.get(id);
     this.note(`${kind} ${peer?.name ?? '?'} (${id}) left: ${reason}`);
     this.stats.delete(id);
+    this.profiles.workerGone(id);
     this.dashboard?.workerGone(id);
     if (peer && !peer.left) {
       this.outbox.post(id, { t: 'closing', reason: `removed: ${reason}`, code: 'ERR_REMOVED' });
@@ -717,6 +728,10 @@ export class Scheduler {
     const dashboard = new Dashboard({
       core: this.core,
       workerStats: (id) => this.stats.get(id),
+      profile: (ms) =>
+        this.profiles.start([...this.core.workers.keys()], ms, (w, req) =>
+          this.outbox.post(w, { t: 'profile', req, ms }),
+        ),
       info: () => ({
         facts: {
           version: packageVersion(),

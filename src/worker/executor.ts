@@ -6,7 +6,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pack, unpack, type FnSpec } from '../protocol';
 import { compileFn, taskStack } from './functions';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
-import type { ThreadData, ThreadReply, ThreadResult, ThreadTask } from './thread-messages';
+import type {
+  ThreadData,
+  ThreadProfileRequest,
+  ThreadReply,
+  ThreadResult,
+  ThreadTask,
+} from './thread-messages';
+import { profileThread } from './profile';
 import { ThreadComm } from './gang-comm';
 import { runInTask, setupTaskClient, type TaskContext } from './task-client';
 
@@ -143,7 +150,15 @@ function start(t: ThreadTask): Promise<Ran | null> {
 
 // One reply per batch for the tasks that end in it: per-message costs dominate when tasks take
 // microseconds. A task that secedes answers on its own when it ends.
-parentPort!.on('message', async (batch: ThreadTask[]) => {
+parentPort!.on('message', async (batch: ThreadTask[] | ThreadProfileRequest) => {
+  if (!Array.isArray(batch)) {
+    const { id, ms } = batch;
+    profileThread(ms).then(
+      (tree) => post({ t: 'profile', id, tree }),
+      () => post({ t: 'profile', id, tree: { n: 'all', s: 0, c: [] } }),
+    );
+    return;
+  }
   const results: ThreadResult[] = [];
   const transfers: ArrayBuffer[] = [];
   for (const t of batch) {

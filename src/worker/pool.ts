@@ -5,6 +5,7 @@ import { log } from '../log';
 import type { ThreadData, ThreadReply, ThreadResult, ThreadTask } from './thread-messages';
 import type { GangSeat } from './gang-messages';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
+import { merge, trim, type ProfileTree } from './profile';
 
 interface Slot {
   thread: Thread;
@@ -52,6 +53,8 @@ export interface PoolOptions {
 
 /** Tasks one thread takes at once while tasks are tiny. */
 const BATCH = 64;
+/** How long past a profile's end a thread's answer is waited for. */
+const PROFILE_GRACE_MS = 2000;
 
 /**
  * `nthreads` executor threads. A free thread takes the next task; while tasks are tiny (a mean
@@ -68,6 +71,8 @@ const BATCH = 64;
  */
 export class ThreadPool {
   private readonly slots: Slot[] = [];
+  private profileIds = 0;
+  private readonly profiles = new Map<number, (tree: ProfileTree) => void>();
   private ready: PoolTask[] = [];
   private meanDuration = -1;
   private closing = false;
@@ -154,7 +159,35 @@ export class ThreadPool {
   }
 
   /** A thread's answer: runs that ended (matched by run id), or a run seceded or rejoined. */
+  /**
+   * Profiles every executor thread for `ms` (profile.ts): their trees, merged. A thread that does
+   * not answer within `ms` + PROFILE_GRACE_MS (busy in one long synchronous call) is left out.
+   */
+  profile(ms: number): Promise<ProfileTree> {
+    const id = ++this.profileIds;
+    const trees: ProfileTree[] = [];
+    return new Promise((resolve) => {
+      let waiting = this.slots.length;
+      const done = () => {
+        clearTimeout(timer);
+        this.profiles.delete(id);
+        resolve(trim(merge({ n: 'all', s: 0, c: [] }, ...trees)));
+      };
+      const timer = setTimeout(done, ms + PROFILE_GRACE_MS);
+      this.profiles.set(id, (tree) => {
+        trees.push(tree);
+        if (--waiting === 0) done();
+      });
+      for (const s of this.slots) s.thread.postMessage({ t: 'profile', id, ms });
+      if (waiting === 0) done();
+    });
+  }
+
   private onReply(slot: Slot, m: ThreadReply): void {
+    if (m.t === 'profile') {
+      this.profiles.get(m.id)?.(m.tree);
+      return;
+    }
     if (m.t !== 'results') {
       const t = slot.inFlight.find((x) => x.run === m.run);
       if (!t) return; // ended meanwhile

@@ -1,6 +1,7 @@
 import type { FnSpec, RemoteError } from '../protocol';
 import type { ClusterKeys } from '../net/security';
 import type { GangSeat } from './gang-messages';
+import type { ProfileTree } from './profile';
 
 /** Main thread -> executor thread (a batch of these in one message). */
 export interface ThreadTask {
@@ -37,7 +38,15 @@ export interface ThreadResult {
 export type ThreadReply =
   | { t: 'results'; results: ThreadResult[] }
   | { t: 'seceded'; run: number }
-  | { t: 'rejoined'; run: number };
+  | { t: 'rejoined'; run: number }
+  | { t: 'profile'; id: number; tree: ProfileTree };
+
+/** Main thread -> executor thread, besides task batches: profile what runs for `ms`. */
+export interface ThreadProfileRequest {
+  t: 'profile';
+  id: number;
+  ms: number;
+}
 
 /** What the pool gives each executor thread (workerData): how its tasks' client connects. */
 export interface ThreadData {

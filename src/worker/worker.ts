@@ -69,6 +69,8 @@ const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, 
  */
 /** The event-loop delay sampler's period (ms). */
 const LOOP_RESOLUTION_MS = 20;
+/** The longest profile the scheduler may ask for (ms). */
+const MAX_PROFILE_MS = 30_000;
 
 export class Worker {
   readonly id = `w-${randomUUID()}`;
@@ -544,6 +546,15 @@ export class Worker {
         return;
       case 'heartbeat':
         return;
+      case 'profile': {
+        const req = op.req;
+        void this.pool
+          .profile(Math.min(Math.max(op.ms, 100), MAX_PROFILE_MS))
+          .then((tree) =>
+            this.schedOut.post('', { t: 'profile-data', req, tree: JSON.stringify(tree) }),
+          );
+        return;
+      }
     }
     log.debug(`worker ${this.name}: unexpected ${op.t} from scheduler`);
   }

@@ -116,9 +116,48 @@ if (!CHROMIUM) {
     await page.close();
   }, 60_000);
 
+  test('/profile names the function a spinning task spends its time in', async () => {
+    // Spins in slices, yielding between them, for a few seconds: the profile runs meanwhile.
+    async function spinTheWheel(until: number): Promise<number> {
+      let x = 0;
+      while (Date.now() < until) {
+        const slice = Date.now() + 20;
+        while (Date.now() < slice) x += Math.sqrt(x + 1);
+        await new Promise((r) => setImmediate(r));
+      }
+      return x;
+    }
+    const spinning = shared.client.map(spinTheWheel, [Date.now() + 6000, Date.now() + 6000]);
+    const page = await open('/profile');
+    await page.waitForFunction(
+      () => (window as unknown as { profile: { runs: number } }).profile.runs >= 1,
+      null,
+      { timeout: 30_000 },
+    );
+    const names = await page.evaluate(
+      () => (window as unknown as { profile: { names: string[] } }).profile.names,
+    );
+    expect(names.slice(0, 3).some((n) => n.startsWith('spinTheWheel'))).toBe(true);
+    expect(await page.textContent('#top')).toContain('spinTheWheel');
+    expect(await painted(page, '#flame')).toBeGreaterThan(1000);
+    await shot(page, 'profile');
+    await page.close();
+    await shared.client.gather(spinning);
+    for (const f of spinning) f.release();
+  }, 120_000);
+
   test('the pages and their JSON need the token; an unknown worker is a 404', async () => {
     const { url, token } = shared.cluster.scheduler.httpServer!;
-    for (const p of ['/workers', '/graph', '/info', '/api/workers', '/api/graph', '/api/info'])
+    for (const p of [
+      '/workers',
+      '/graph',
+      '/info',
+      '/profile',
+      '/api/workers',
+      '/api/graph',
+      '/api/info',
+      '/api/profile',
+    ])
       expect([p, (await fetch(`${url}${p}`)).status]).toEqual([p, 403]);
     const res = await fetch(`${url}/api/worker?id=nobody&token=${token}`);
     expect(res.status).toBe(404);
