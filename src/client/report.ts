@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { ClusterError } from '../errors';
 import { DASHBOARD_PAGE } from '../observe/dashboard-page';
+import { merge, type ProfileTree } from '../worker/profile';
 
 /** What the report needs of a client: the scheduler's dashboard link (with its token). */
 interface Linked {
@@ -53,6 +54,21 @@ export async function performanceReport<T>(
       // aborted at the end of the run
     }
   })();
+  // The task threads' profile, a second at a time while `fn` runs, merged.
+  let running = true;
+  const profiles: ProfileTree[] = [];
+  const profiling = (async () => {
+    const api = link.replace('/status?', '/api/profile?seconds=1&');
+    while (running) {
+      try {
+        const r = await fetch(api);
+        if (!r.ok) return;
+        profiles.push(((await r.json()) as { tree: ProfileTree }).tree);
+      } catch {
+        return; // no profile, the report is still written
+      }
+    }
+  })();
   let result: T | undefined;
   let failure: unknown = null;
   try {
@@ -60,6 +76,7 @@ export async function performanceReport<T>(
   } catch (err) {
     failure = err;
   }
+  running = false;
   const ended = Date.now();
   // One snapshot after the end, so the report shows it finished.
   const deadline = ended + TAIL_MS;
@@ -68,6 +85,11 @@ export async function performanceReport<T>(
   }
   abort.abort();
   await reading;
+  await profiling;
+  const profile = JSON.stringify(merge({ n: 'all', s: 0, c: [] }, ...profiles)).replace(
+    /</g,
+    '\\u003c',
+  );
   const inline = (pkgFile: string) => fs.readFileSync(require.resolve(pkgFile), 'utf8');
   // `<` escaped: a task's error message cannot close the script element.
   const data = JSON.stringify(snapshots).replace(/</g, '\\u003c');
@@ -78,7 +100,7 @@ export async function performanceReport<T>(
     .replace(
       '<script src="static/uplot.js"></script>',
       () =>
-        `<script>${inline('uplot/dist/uPlot.iife.min.js')}</script>\n<script>window.REPORT = ${data};</script>`,
+        `<script>${inline('uplot/dist/uPlot.iife.min.js')}</script>\n<script>window.REPORT = ${data};\nwindow.REPORT_PROFILE = ${profile};</script>`,
     )
     .replace(
       '<title>mpi-cluster dashboard</title>',

@@ -4,6 +4,8 @@
  * the task stream. It draws what the scheduler pushes once a second (/events), or, in a
  * performance report, the snapshots recorded in `window.REPORT`.
  */
+import { FLAME_SCRIPT } from './flame';
+
 export const DASHBOARD_PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -50,6 +52,12 @@ export const DASHBOARD_PAGE = `<!doctype html>
 <tbody id="workers"></tbody></table>
 <h2>Last events</h2>
 <div id="events"></div>
+<div id="profilebox" style="display:none">
+<h2>Profile of the task threads during the run <span class="muted">(V8's sampling profiler in every executor thread, merged by function; hover for a function's share)</span></h2>
+<canvas id="flame" style="width:100%;height:320px;background:#fff;border:1px solid #eee"></canvas>
+<div id="hover" class="muted">&nbsp;</div>
+<pre id="top"></pre>
+</div>
 <script src="static/uplot.js"></script>
 <script>
 'use strict';
@@ -235,8 +243,13 @@ window.dashboard.firstBar = (erred) => {
 };
 window.dashboard.colours = { error: ERROR_COLOUR, transfer: TRANSFER_COLOUR, palette: PALETTE };
 
+${FLAME_SCRIPT}
 if (REPORT) {
   for (const s of REPORT) render(s);
+  if (window.REPORT_PROFILE) {
+    $('profilebox').style.display = '';
+    window.dashboard.profile = drawFlame($('flame'), window.REPORT_PROFILE, $('top'), $('hover'));
+  }
   document.title = 'mpi-cluster performance report';
 } else {
   const source = new EventSource('events?token=' + encodeURIComponent(token));

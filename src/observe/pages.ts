@@ -4,6 +4,8 @@
  * token, and draws it: tables and small canvas charts of our own, so nothing is fetched from
  * outside (compute nodes are offline).
  */
+import { FLAME_SCRIPT } from './flame';
+
 const HEAD = (title: string) => `<!doctype html>
 <html lang="en">
 <head>
@@ -207,38 +209,10 @@ export const PROFILE_PAGE = `${HEAD('profile')}
 <h2>Heaviest functions (self samples)</h2><pre id="top"></pre>
 <script>${COMMON}
 window.profile = { runs: 0, names: [] };
-let boxes = [];
-const sum = (t) => t.c.reduce((a, c) => a + sum(c), t.s);
-const hue = (name) => { let h = 0; for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0; return 'hsl(' + (30 + h % 40) + ',80%,' + (55 + h % 15) + '%)'; };
+${FLAME_SCRIPT}
 function draw(tree) {
-  const c = $('flame');
-  c.width = c.clientWidth;
-  const g = c.getContext('2d');
-  g.clearRect(0, 0, c.width, c.height);
-  g.font = '11px system-ui, sans-serif';
-  g.textBaseline = 'middle';
-  const all = Math.max(1, sum(tree));
-  const ROW = 16;
-  boxes = [];
-  const self = new Map();
-  const walk = (t, x, depth) => {
-    const w = c.width * sum(t) / all;
-    if (w < 0.5 || depth * ROW > c.height) return;
-    if (depth > 0) {
-      g.fillStyle = hue(t.n);
-      g.fillRect(x, depth * ROW - ROW, Math.max(1, w - 1), ROW - 1);
-      if (w > 40) { g.fillStyle = '#222'; g.fillText(t.n, x + 3, depth * ROW - ROW / 2, w - 6); }
-      boxes.push({ x, y: depth * ROW - ROW, w, name: t.n, samples: sum(t) });
-    }
-    let at = x;
-    for (const k of t.c.slice().sort((a, b) => a.n < b.n ? -1 : 1)) { walk(k, at, depth + 1); at += c.width * sum(k) / all; }
-  };
-  const selfOf = (t) => { self.set(t.n, (self.get(t.n) || 0) + t.s); t.c.forEach(selfOf); };
-  walk(tree, 0, 0);
-  selfOf(tree);
-  const top = [...self.entries()].filter(([n]) => n !== 'all').sort((a, b) => b[1] - a[1]).slice(0, 30);
-  $('top').textContent = top.map(([n, s]) => (100 * s / all).toFixed(1).padStart(5) + '%  ' + n).join('\\n') || '(no samples: nothing ran)';
-  window.profile = { runs: window.profile.runs + 1, names: top.map(([n]) => n), samples: all };
+  const drawn = drawFlame($('flame'), tree, $('top'), $('hover'));
+  window.profile = { runs: window.profile.runs + 1, names: drawn.names, samples: drawn.samples };
 }
 function run() {
   const s = Number($('seconds').value) || 2;
@@ -247,12 +221,6 @@ function run() {
     .catch((e) => { $('status').textContent = String(e.message || e); });
 }
 $('run').addEventListener('click', run);
-$('flame').addEventListener('mousemove', (ev) => {
-  const r = $('flame').getBoundingClientRect();
-  const px = ev.clientX - r.left, py = ev.clientY - r.top;
-  const b = boxes.find((x) => px >= x.x && px < x.x + x.w && py >= x.y && py < x.y + 16);
-  $('hover').textContent = b ? b.name + ': ' + b.samples + ' samples' : ' ';
-});
 run();
 </script>
 </body>

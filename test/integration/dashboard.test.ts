@@ -216,9 +216,24 @@ if (!CHROMIUM) {
       (x: number) => new Promise<number>((r) => setTimeout(() => r(x), 10)),
       Array.from({ length: n }, (_, i) => i),
     );
-    const total = await shared.client.performanceReport(file, async () =>
-      (await shared.client.gather(fs_)).reduce((a, b) => a + b, 0),
-    );
+    // A task that spins (yielding between slices) for 2.5 s: the report's profile names it.
+    async function spinInReport(ms: number): Promise<number> {
+      const until = Date.now() + ms;
+      let x = 0;
+      while (Date.now() < until) {
+        const slice = Date.now() + 20;
+        while (Date.now() < slice) x += Math.sqrt(x + 1);
+        await new Promise((r) => setImmediate(r));
+      }
+      return x;
+    }
+    const total = await shared.client.performanceReport(file, async () => {
+      const spin = shared.client.submit(spinInReport, 2500);
+      const sum = (await shared.client.gather(fs_)).reduce((a, b) => a + b, 0);
+      await spin.result();
+      spin.release();
+      return sum;
+    });
     expect(total).toBe((n * (n - 1)) / 2);
     for (const f of fs_) f.release();
     const html = fs.readFileSync(file, 'utf8');
@@ -240,6 +255,9 @@ if (!CHROMIUM) {
     );
     const painted = await paintedPixels(offline);
     expect(painted).toBeGreaterThan(100);
+    // The task threads' profile during the run, with the spinning task's function in it.
+    expect(await offline.isVisible('#flame')).toBe(true);
+    expect(await offline.textContent('#top')).toContain('spinInReport');
     await offline.close();
     fs.rmSync(file);
   }, 120_000);
