@@ -164,6 +164,7 @@ async function main() {
       `closed: ${Math.round(r.tasksPerSec)} tasks/s / ${ms(r.rttMs)}`,
     ]);
   }
+  rows.push(...(await require('./dashboard-snapshot')())); // the scheduler's side (issue 24)
   if (QUICK) {
     rows.push(...(await require('./mpi')(3, dask)));
     return print(rows, dask);
