@@ -1,9 +1,15 @@
 import type * as http from 'node:http';
-import { memoryFigures } from '../scheduler/memory';
 import type { WorkerState } from '../scheduler/types';
 import { keyPrefix } from '../util/key-prefix';
 import type { ProfileTree } from '../worker/profile';
-import { WorkerHistories, graphView, workerView, workersView, type ViewSource } from './views';
+import {
+  WorkerHistories,
+  graphView,
+  workerRow,
+  workerView,
+  workersView,
+  type ViewSource,
+} from './views';
 
 /**
  * What the dashboard page shows, aggregated here: the page gets one snapshot a second over
@@ -147,26 +153,13 @@ export class Dashboard {
     const progress = [...core.byPrefix].map(([prefix, c]) => ({ prefix, ...c }));
     const workers = [...core.workers.values()].map((w) => {
       const st = this.source.workerStats(w.id);
-      const m = memoryFigures(w);
+      const row = workerRow(w, st);
       return {
-        id: w.id,
-        name: w.info.name,
-        host: w.info.host,
-        nthreads: w.info.nthreads,
+        ...row,
         /** What it offers, e.g. { GPU: 1 } (a GPU worker). */
         resources: w.info.resources ?? {},
         memory: w.nbytes,
-        memoryLimit: w.info.memoryLimit,
-        /** Stored values in memory, the rest of the process, stored values on disk (bytes). */
-        managed: m.managed,
-        unmanaged: m.unmanaged,
-        spilled: m.spilled,
-        spilledCount: m.spilledCount,
-        paused: m.paused,
-        rss: st?.rss ?? null,
-        cpu: st?.cpu ?? null,
-        processing: w.processing.size,
-        held: w.has.size,
+        processing: row.running,
         retiring: w.retiring,
         transferBytes: st?.transferBytes ?? 0,
       };

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { sharedCluster } from '../helpers/shared-cluster';
+import { spinFor } from '../helpers/spin';
 
 /**
  * The dashboard's pages beside /status (issue 24) in headless Chromium against a real
@@ -117,17 +118,7 @@ if (!CHROMIUM) {
   }, 60_000);
 
   test('/profile names the function a spinning task spends its time in', async () => {
-    // Spins in slices, yielding between them, for a few seconds: the profile runs meanwhile.
-    async function spinTheWheel(until: number): Promise<number> {
-      let x = 0;
-      while (Date.now() < until) {
-        const slice = Date.now() + 20;
-        while (Date.now() < slice) x += Math.sqrt(x + 1);
-        await new Promise((r) => setImmediate(r));
-      }
-      return x;
-    }
-    const spinning = shared.client.map(spinTheWheel, [Date.now() + 6000, Date.now() + 6000]);
+    const spinning = shared.client.map(spinFor, [6000, 6000]);
     const page = await open('/profile');
     await page.waitForFunction(
       () => (window as unknown as { profile: { runs: number } }).profile.runs >= 1,
@@ -137,8 +128,8 @@ if (!CHROMIUM) {
     const names = await page.evaluate(
       () => (window as unknown as { profile: { names: string[] } }).profile.names,
     );
-    expect(names.slice(0, 3).some((n) => n.startsWith('spinTheWheel'))).toBe(true);
-    expect(await page.textContent('#top')).toContain('spinTheWheel');
+    expect(names.slice(0, 3).some((n) => n.startsWith('spinFor'))).toBe(true);
+    expect(await page.textContent('#top')).toContain('spinFor');
     expect(await painted(page, '#flame')).toBeGreaterThan(1000);
     await shot(page, 'profile');
     await page.close();

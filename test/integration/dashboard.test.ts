@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { sharedCluster } from '../helpers/shared-cluster';
+import { spinFor } from '../helpers/spin';
 
 /**
  * The dashboard in a real browser: Debian's Chromium, headless, driven over the DevTools protocol
@@ -216,19 +217,9 @@ if (!CHROMIUM) {
       (x: number) => new Promise<number>((r) => setTimeout(() => r(x), 10)),
       Array.from({ length: n }, (_, i) => i),
     );
-    // A task that spins (yielding between slices) for 2.5 s: the report's profile names it.
-    async function spinInReport(ms: number): Promise<number> {
-      const until = Date.now() + ms;
-      let x = 0;
-      while (Date.now() < until) {
-        const slice = Date.now() + 20;
-        while (Date.now() < slice) x += Math.sqrt(x + 1);
-        await new Promise((r) => setImmediate(r));
-      }
-      return x;
-    }
+    // A task that spins for 2.5 s: the report's profile names it.
     const total = await shared.client.performanceReport(file, async () => {
-      const spin = shared.client.submit(spinInReport, 2500);
+      const spin = shared.client.submit(spinFor, 2500);
       const sum = (await shared.client.gather(fs_)).reduce((a, b) => a + b, 0);
       await spin.result();
       spin.release();
@@ -257,7 +248,7 @@ if (!CHROMIUM) {
     expect(painted).toBeGreaterThan(100);
     // The task threads' profile during the run, with the spinning task's function in it.
     expect(await offline.isVisible('#flame')).toBe(true);
-    expect(await offline.textContent('#top')).toContain('spinInReport');
+    expect(await offline.textContent('#top')).toContain('spinFor');
     await offline.close();
     fs.rmSync(file);
   }, 120_000);
