@@ -6,9 +6,12 @@ import { ClusterError } from '../errors';
  * in pieces sealed with AES-256-GCM, under a key made fresh for that one transfer and handed to
  * the receiver over the CURVE channel. This module only seals and opens; it touches no socket.
  *
- * A piece on the wire is three frames: a 16-byte head (magic, transfer id, piece index, piece
- * count; authenticated as GCM's additional data), the ciphertext and the 16-byte tag. The nonce
- * is the piece index: unique under a key used for one transfer only, so never reused.
+ * A piece on the wire is a 20-byte head (magic, transfer id, piece index, piece count, ciphertext
+ * length; authenticated as GCM's additional data), the ciphertext and the 16-byte tag. A message
+ * is one frame holding up to PIECES_PER_MESSAGE pieces back to back: one frame, never several,
+ * because libzmq 4.3 aborts the process (session_base.cpp, clean_pipes) when a socket closes
+ * while a message of several frames is half-written to a slow peer (zeromq/libzmq#3442). The
+ * nonce is the piece index: unique under a key used for one transfer only, so never reused.
  */
 
 /**
@@ -30,20 +33,45 @@ export function goesBulk(frames: readonly Buffer[]): boolean {
   for (const f of frames) n += f.length;
   return n >= BULK_MIN_BYTES && n <= BULK_MAX_BYTES;
 }
-export const HEAD_BYTES = 16;
+export const HEAD_BYTES = 20;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;
-/** 'MCB1': mpi-cluster bulk, version 1. */
-const MAGIC = 0x4d434231;
+/** 'MCB2': mpi-cluster bulk, version 2 (pieces in one frame). */
+const MAGIC = 0x4d434232;
+/** The largest message a receiver takes: a bound for its socket. */
+export const BULK_MESSAGE_MAX = PIECES_PER_MESSAGE * (HEAD_BYTES + BULK_PIECE + TAG_BYTES);
 const CIPHER = 'aes-256-gcm';
 
-function headOf(id: number, index: number, count: number): Buffer {
-  const h = Buffer.allocUnsafe(HEAD_BYTES);
+function writeHead(h: Buffer, id: number, index: number, count: number, len: number): Buffer {
   h.writeUInt32BE(MAGIC, 0);
   h.writeUInt32BE(id, 4);
   h.writeUInt32BE(index, 8);
   h.writeUInt32BE(count, 12);
+  h.writeUInt32BE(len, 16);
   return h;
+}
+
+/**
+ * A message's pieces as [head, ciphertext, tag] views, or null if it is not pieces back to back
+ * (too short, a wrong magic, a length past its end).
+ */
+export function splitMessage(message: Buffer): Buffer[][] | null {
+  const out: Buffer[][] = [];
+  let at = 0;
+  while (at < message.length) {
+    if (message.length - at < HEAD_BYTES + TAG_BYTES) return null;
+    if (message.readUInt32BE(at) !== MAGIC) return null;
+    const len = message.readUInt32BE(at + 16);
+    const end = at + HEAD_BYTES + len + TAG_BYTES;
+    if (end > message.length) return null;
+    out.push([
+      message.subarray(at, at + HEAD_BYTES),
+      message.subarray(at + HEAD_BYTES, at + HEAD_BYTES + len),
+      message.subarray(end - TAG_BYTES, end),
+    ]);
+    at = end;
+  }
+  return out.length > 0 ? out : null;
 }
 
 function nonceOf(index: number): Buffer {
@@ -113,24 +141,34 @@ export class Sealer {
     return this.pieces.length;
   }
 
-  /** The next message: up to PIECES_PER_MESSAGE pieces, or null when all are out. */
-  nextMessage(): Buffer[] | null {
+  /** The next message (one frame): up to PIECES_PER_MESSAGE pieces, or null when all are out. */
+  nextMessage(): Buffer | null {
     if (this.next >= this.pieces.length) return null;
-    const out: Buffer[] = [];
-    for (let i = 0; i < PIECES_PER_MESSAGE && this.next < this.pieces.length; i++)
-      out.push(...this.seal(this.next++));
+    const last = Math.min(this.pieces.length, this.next + PIECES_PER_MESSAGE);
+    let bytes = 0;
+    for (let i = this.next; i < last; i++) bytes += HEAD_BYTES + this.pieces[i].len + TAG_BYTES;
+    const out = Buffer.allocUnsafe(bytes);
+    let at = 0;
+    while (this.next < last) at = this.seal(this.next++, out, at);
     return out;
   }
 
-  /** One piece's frames [head, ciphertext, tag]. */
-  private seal(index: number): Buffer[] {
+  /** Writes piece `index` (head, ciphertext, tag) into `out` at `at`; returns where it ends. */
+  private seal(index: number, out: Buffer, at: number): number {
     const p = this.pieces[index];
-    const head = headOf(this.id, index, this.pieces.length);
+    const head = writeHead(
+      out.subarray(at, at + HEAD_BYTES),
+      this.id,
+      index,
+      this.pieces.length,
+      p.len,
+    );
     const c = crypto.createCipheriv(CIPHER, this.key, nonceOf(index), { authTagLength: TAG_BYTES });
     c.setAAD(head);
-    const sealed = c.update(this.frames[p.frame].subarray(p.at, p.at + p.len));
-    c.final();
-    return [head, sealed, c.getAuthTag()];
+    at += HEAD_BYTES;
+    at += c.update(this.frames[p.frame].subarray(p.at, p.at + p.len)).copy(out, at);
+    at += c.final().copy(out, at);
+    return at + c.getAuthTag().copy(out, at);
   }
 }
 
@@ -224,7 +262,8 @@ export class Opener {
       parts.length !== 3 ||
       head.length !== HEAD_BYTES ||
       tag.length !== TAG_BYTES ||
-      head.readUInt32BE(0) !== MAGIC
+      head.readUInt32BE(0) !== MAGIC ||
+      head.readUInt32BE(16) !== sealed.length
     ) {
       return refuse('ERR_BULK_FRAME', `${this.name}: a bulk message that is not a sealed piece`);
     }

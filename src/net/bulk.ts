@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import * as zmq from 'zeromq';
 import { ClusterError } from '../errors';
 import { log } from '../log';
-import { Opener, Sealer, type Announce } from './bulk-seal';
+import { BULK_MESSAGE_MAX, Opener, Sealer, splitMessage, type Announce } from './bulk-seal';
 import { context } from './security';
 
 /**
@@ -41,7 +41,7 @@ const SLICE_MS = 10;
 interface PeerQueue {
   routing: Buffer;
   transfers: Sealer[];
-  next: Buffer[] | null;
+  next: Buffer | null;
   retryAt: number;
   wait: number;
   /** When it last took a message (or was first queued for). */
@@ -207,7 +207,7 @@ export class BulkServer {
             this.queues.delete(peer);
             continue;
           }
-          const err = await this.trySend([q.routing, ...q.next]);
+          const err = await this.trySend([q.routing, q.next]);
           if (this.closed) return;
           if (err === null) {
             q.next = null;
@@ -278,7 +278,7 @@ export class BulkReceiver {
    * A message whose piece at `at` is of a transfer not announced yet: reading waits for the
    * announcement, then goes on from that piece.
    */
-  private held: { parts: Buffer[]; at: number } | null = null;
+  private held: { pieces: Buffer[][]; at: number } | null = null;
   private reading = false;
   private closed = false;
 
@@ -300,6 +300,8 @@ export class BulkReceiver {
     }
     const s = new zmq.Dealer({ routingId: this.id, context });
     s.receiveHighWaterMark = 0;
+    // Nothing larger than a message of pieces is sent here: libzmq cuts off a sender of more.
+    s.maxMessageSize = BULK_MESSAGE_MAX + 64;
     s.linger = 0;
     s.connect(address);
     this.socket = s;
@@ -318,7 +320,7 @@ export class BulkReceiver {
     const p = new Promise<Buffer[]>((resolve, reject) =>
       this.expecting.set(a.id, { resolve, reject }),
     );
-    if (this.held) this.take(this.held.parts, this.held.at);
+    if (this.held) this.open(this.held.pieces, this.held.at);
     if (!this.reading && !this.held) void this.read();
     return p;
   }
@@ -337,13 +339,26 @@ export class BulkReceiver {
     }
   }
 
-  /** Opens a message's pieces (three frames each) from the one at `from`. */
-  private take(parts: Buffer[], from = 0): void {
+  /** Opens a message (one frame of pieces back to back). */
+  private take(parts: Buffer[]): void {
+    const pieces = parts.length === 1 ? splitMessage(parts[0]) : null;
+    if (pieces) return this.open(pieces, 0);
+    bulkStats.refused += 1;
+    this.onRefused(
+      new ClusterError(
+        'ERR_BULK_FRAME',
+        `${this.name}: a bulk message of ${parts.length} frame(s) that is not sealed pieces; dropped`,
+      ),
+    );
+  }
+
+  /** Opens a message's pieces from the one at `from`. */
+  private open(pieces: Buffer[][], from: number): void {
     this.held = null;
-    for (let at = from; at < parts.length; at += 3) {
-      const r = this.opener.open(parts.slice(at, at + 3));
+    for (let at = from; at < pieces.length; at++) {
+      const r = this.opener.open(pieces[at]);
       if (r.kind === 'early') {
-        this.held = { parts, at };
+        this.held = { pieces, at };
         return;
       }
       if (r.kind === 'refused') {

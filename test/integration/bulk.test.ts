@@ -8,7 +8,7 @@ import * as zmq from 'zeromq';
 import { Client, LocalCluster } from '../../src';
 import type { ClusterError } from '../../src/errors';
 import { BulkReceiver, BulkServer, bulkStats } from '../../src/net/bulk';
-import { BULK_PIECE, Sealer } from '../../src/net/bulk-seal';
+import { BULK_PIECE, Sealer, splitMessage } from '../../src/net/bulk-seal';
 import { PeerPool } from '../../src/net/peers';
 import { context, makeKeys, secureServer } from '../../src/net/security';
 import { router as routerSocket } from '../../src/net/sockets';
@@ -84,14 +84,14 @@ describe('on a LocalCluster with security on', () => {
   });
 });
 
-/** Every piece of a transfer as its own message's frames [head, ciphertext, tag]. */
+/** Every piece of a transfer as [head, ciphertext, tag]. */
 function piecesOf(s: Sealer): Buffer[][] {
   const out: Buffer[][] = [];
-  for (let m = s.nextMessage(); m; m = s.nextMessage()) {
-    for (let i = 0; i < m.length; i += 3) out.push(m.slice(i, i + 3));
-  }
+  for (let m = s.nextMessage(); m; m = s.nextMessage()) out.push(...splitMessage(m)!);
   return out;
 }
+/** Pieces as one message's frame, as the bulk port sends them. */
+const wire = (...pieces: Buffer[][]): Buffer => Buffer.concat(pieces.flat());
 
 describe('the bulk channel itself', () => {
   test('a tampered piece and a replayed one are refused (ERR_BULK_AUTH, ERR_BULK_REPLAY); the genuine transfers complete', async () => {
@@ -113,17 +113,17 @@ describe('the bulk channel itself', () => {
       const p1 = piecesOf(s1);
       const tampered = p1[1].map((f) => Buffer.from(f));
       tampered[1][100] ^= 0x80;
-      await router.send([routing, ...p1[0]]);
-      await router.send([routing, ...tampered]);
-      for (const p of p1.slice(1)) await router.send([routing, ...p]);
+      await router.send([routing, wire(p1[0])]);
+      await router.send([routing, wire(tampered)]);
+      for (const p of p1.slice(1)) await router.send([routing, wire(p)]);
       expect((unpack(await got1) as Buffer).equals(first)).toBe(true);
 
       // A later transfer: a piece of the first one again is refused, then the later one opens.
       const second = pattern(2 * BULK_PIECE, 2);
       const s2 = new Sealer(2, pack(second));
       const got2 = receiver.expect(s2.announce);
-      await router.send([routing, ...p1[1]]);
-      for (const p of piecesOf(s2)) await router.send([routing, ...p]);
+      await router.send([routing, wire(p1[1])]);
+      for (const p of piecesOf(s2)) await router.send([routing, wire(p)]);
       expect((unpack(await got2) as Buffer).equals(second)).toBe(true);
       expect(refused).toEqual(['ERR_BULK_AUTH', 'ERR_BULK_REPLAY']);
     } finally {
@@ -262,8 +262,8 @@ describe('a requester (PeerPool) against a worker played by the test', () => {
     const pieces = piecesOf(sealer);
     const tampered = pieces[2].map((f) => Buffer.from(f));
     tampered[2][0] ^= 1; // the tag
-    await bulk.send([routing, ...pieces[0], ...pieces[1], ...tampered]);
-    for (const p of pieces.slice(2)) await bulk.send([routing, ...p]);
+    await bulk.send([routing, wire(pieces[0], pieces[1], tampered)]);
+    for (const p of pieces.slice(2)) await bulk.send([routing, wire(p)]);
     const envs = await asked;
     expect(envs.map((e) => e.op.t)).toEqual(['data', 'data-end']);
     expect((unpack(envs[0].frames) as Buffer).equals(value)).toBe(true);

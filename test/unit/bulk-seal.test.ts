@@ -8,6 +8,7 @@ import {
   Opener,
   Sealer,
   goesBulk,
+  splitMessage,
   type Outcome,
 } from '../../src/net/bulk-seal';
 import { pack, unpack } from '../../src/protocol/pack';
@@ -15,9 +16,7 @@ import { pack, unpack } from '../../src/protocol/pack';
 /** Every piece of a transfer as [head, ciphertext, tag], in order. */
 function piecesOf(s: Sealer): Buffer[][] {
   const out: Buffer[][] = [];
-  for (let m = s.nextMessage(); m; m = s.nextMessage()) {
-    for (let i = 0; i < m.length; i += 3) out.push(m.slice(i, i + 3));
-  }
+  for (let m = s.nextMessage(); m; m = s.nextMessage()) out.push(...splitMessage(m)!);
   return out;
 }
 
@@ -117,6 +116,23 @@ test('what is not a sealed piece is refused with ERR_BULK_FRAME and opens nothin
   expect(codeOf(o.open([p[0], p[1].subarray(1), p[2]]))).toBe('ERR_BULK_FRAME');
   expect(codeOf(o.open([...p, p[2]]))).toBe('ERR_BULK_FRAME');
   expect(codeOf(o.open(p))).toBe('done');
+});
+
+test('a message is one frame of pieces back to back; one cut short, or with a wrong magic or a length past its end, is not split', () => {
+  const s = new Sealer(1, [value(5 * BULK_PIECE + 3, 10)]);
+  const m = s.nextMessage()!;
+  const pieces = splitMessage(m)!;
+  expect(pieces.map((p) => p[1].length)).toEqual([BULK_PIECE, BULK_PIECE, BULK_PIECE, BULK_PIECE]);
+  expect(splitMessage(s.nextMessage()!)!.map((p) => p[1].length)).toEqual([BULK_PIECE, 3]);
+  expect(s.nextMessage()).toBeNull();
+  expect(splitMessage(m.subarray(0, m.length - 1))).toBeNull();
+  expect(splitMessage(Buffer.alloc(0))).toBeNull();
+  const badMagic = Buffer.from(m);
+  badMagic[0] ^= 1;
+  expect(splitMessage(badMagic)).toBeNull();
+  const tooLong = Buffer.from(m);
+  tooLong.writeUInt32BE(m.length, 16);
+  expect(splitMessage(tooLong)).toBeNull();
 });
 
 test('an abandoned transfer ends: its later pieces are replays', () => {
