@@ -7,15 +7,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { log } from '../log';
-import { MEMORY_EXIT, NANNY_ENV } from '../worker/options';
-
-/**
- * A worker that needs restarting this many times within RESTART_WINDOW_MS of its start is given
- * up on: more than the 3 deaths after which the task that causes them errs (ERR_KILLED_WORKER),
- * so a task that fills memory each time ends before the worker does.
- */
-const MAX_QUICK_RESTARTS = 5;
-const RESTART_WINDOW_MS = 10_000;
+import {
+  MAX_QUICK_MEMORY_EXITS,
+  MEMORY_EXIT,
+  NANNY_ENV,
+  RESTART_WINDOW_MS,
+} from '../worker/options';
 
 export function runNanny(script: string, args: string[]): void {
   let child: ChildProcess;
@@ -30,7 +27,7 @@ export function runNanny(script: string, args: string[]): void {
     child.on('exit', (code, signal) => {
       if (code === MEMORY_EXIT && !stopping) {
         quick = Date.now() - started < RESTART_WINDOW_MS ? quick + 1 : 0;
-        if (quick < MAX_QUICK_RESTARTS) {
+        if (quick < MAX_QUICK_MEMORY_EXITS) {
           log.warn('nanny: the worker went over its memory terminate threshold; starting another');
           start();
           return;

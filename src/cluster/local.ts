@@ -6,7 +6,14 @@ import { KEYS_ENV, type ClusterKeys } from '../net/security';
 import { distFile } from '../paths';
 import { Scheduler } from '../scheduler/server';
 import { parseDuration } from '../util/duration';
-import { NANNY_ENV, parseMemoryLimit, type WorkerOptions } from '../worker/options';
+import {
+  MAX_QUICK_MEMORY_EXITS,
+  MEMORY_EXIT,
+  NANNY_ENV,
+  RESTART_WINDOW_MS,
+  parseMemoryLimit,
+  type WorkerOptions,
+} from '../worker/options';
 import { resolveThresholds, thresholdFlags } from '../worker/memory';
 import { closeClusterAtScriptEnd } from './script-end';
 
@@ -56,9 +63,11 @@ export const MALLOC_ENV = Object.freeze({
   MALLOC_TRIM_THRESHOLD_: String(2 ** 16),
 });
 
-/** A worker that dies this many times within RESTART_WINDOW_MS of its start is not restarted. */
+/**
+ * A worker that dies this many times within RESTART_WINDOW_MS of its start is not restarted;
+ * exits over its memory threshold have the nanny's allowance (MAX_QUICK_MEMORY_EXITS).
+ */
 const MAX_QUICK_DEATHS = 3;
-const RESTART_WINDOW_MS = 10_000;
 /** How long a retiring worker may take to hand over its data before it is stopped (ms). */
 const RETIRE_TIMEOUT_MS = 30_000;
 
@@ -267,7 +276,8 @@ export class LocalCluster {
       // Like a nanny: report a dead worker at once, and start another in its place.
       this.scheduler.workerExited(child.pid!, why);
       const quick = Date.now() - slot.started < RESTART_WINDOW_MS ? slot.quickDeaths + 1 : 0;
-      if (quick >= MAX_QUICK_DEATHS) {
+      const most = code === MEMORY_EXIT ? MAX_QUICK_MEMORY_EXITS : MAX_QUICK_DEATHS;
+      if (quick >= most) {
         log.error(
           `LocalCluster: worker ${own.name} died ${quick} times within ${RESTART_WINDOW_MS / 1000} s of starting (last: ${why}); not restarting it`,
         );

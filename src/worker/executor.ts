@@ -6,12 +6,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pack, unpack, type FnSpec } from '../protocol';
 import { compileFn, taskStack } from './functions';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
-import type {
-  ThreadData,
-  ThreadProfileRequest,
-  ThreadReply,
-  ThreadResult,
-  ThreadTask,
+import {
+  BATCH_BYTES,
+  type ThreadData,
+  type ThreadProfileRequest,
+  type ThreadReply,
+  type ThreadResult,
+  type ThreadTask,
 } from './thread-messages';
 import { profileThread } from './profile';
 import { ThreadComm } from './gang-comm';
@@ -161,11 +162,19 @@ parentPort!.on('message', async (batch: ThreadTask[] | ThreadProfileRequest) => 
   }
   const results: ThreadResult[] = [];
   const transfers: ArrayBuffer[] = [];
-  for (const t of batch) {
-    const ran = await start(t);
+  let bytes = 0;
+  for (let i = 0; i < batch.length; i++) {
+    const ran = await start(batch[i]);
     if (!ran) continue;
     results.push(ran.result);
     for (const buf of ran.transfer) transfers.push(buf);
+    for (const f of ran.result.frames ?? []) bytes += f.byteLength;
+    // Large results go to the main thread now, and the rest of the batch back to the pool:
+    // the worker may have to pause before it runs them.
+    if (bytes >= BATCH_BYTES && i + 1 < batch.length) {
+      const returned = batch.slice(i + 1).map((t) => t.run);
+      return post({ t: 'results', results, returned }, transfers);
+    }
   }
   if (results.length > 0) post({ t: 'results', results }, transfers);
 });

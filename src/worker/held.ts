@@ -193,8 +193,9 @@ export class HeldData extends Map<string, Stored<Held>> {
       );
     }
     // Over terminate only counts once it lasts past a full collection: a value just written
-    // and one just arrived can be over for a moment with most of it garbage.
-    if (!d.terminate) this.overSince = null;
+    // and one just arrived can be over for a moment with most of it garbage. Nor while values
+    // are being written to disk: that is memory being freed (writes end; then it counts).
+    if (!d.terminate || this.writing) this.overSince = null;
     else if (this.overSince === null) {
       this.overSince = now;
       this.collectedAt = now;
@@ -203,6 +204,14 @@ export class HeldData extends Map<string, Stored<Held>> {
       now - this.overSince >= TERMINATE_AFTER_MS &&
       now - this.terminatedAt >= TERMINATE_EVERY_MS
     ) {
+      // One more collection first: values spilled since the last one (it may have run while
+      // they were being written) are garbage now, and a process is ended only for what is not.
+      this.collectedAt = now;
+      collectGarbage();
+      if (t.terminate !== false && process.memoryUsage.rss() <= t.terminate * this.o.limit) {
+        this.overSince = null;
+        return;
+      }
       this.terminatedAt = now;
       this.overSince = null;
       this.o.onTerminate(d.why);

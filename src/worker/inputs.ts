@@ -1,10 +1,15 @@
 /**
- * A run's inputs on their way to the thread pool. In memory: at once. Spilled: read back for one
- * run at a time, and only once the pool has taken every run before it (reading every waiting
- * run's inputs at once would bring back more than memory holds). They stay on disk (held.ts).
+ * A run's inputs on their way to the thread pool. Small ones in memory: at once, so tiny tasks
+ * queue in the pool and go to threads in batches. Large ones (BATCH_BYTES or more between them),
+ * and spilled ones, for one run at a time, and only once the pool has taken every run before
+ * it: a run waiting in the pool holds its inputs' buffers, which spilling them then cannot free
+ * (a paused worker's queue once held more than its memory limit that way), and reading every
+ * waiting run's inputs back at once would bring back more than memory holds. Spilled inputs
+ * stay on disk (held.ts).
  */
 import type { Held, HeldData } from './held';
 import type { PoolTask, ThreadPool } from './pool';
+import { BATCH_BYTES } from './thread-messages';
 
 export class InputLoader {
   /** Runs waiting for spilled inputs (a cancel removes them). */
@@ -22,7 +27,11 @@ export class InputLoader {
 
   /** Hands `task` to the pool with its inputs, now or once they are read back. */
   submit(task: PoolTask, deps: [string, Held][]): void {
-    if (deps.every(([, h]) => h.frames !== null)) {
+    let bytes = 0;
+    for (const [, h] of deps) for (const f of h.frames ?? []) bytes += f.length;
+    const inMemory = deps.every(([, h]) => h.frames !== null);
+    // Nothing waits here before it (runs go in order), and the run holds little or is next.
+    if (inMemory && this.waiting.size === 0 && (bytes < BATCH_BYTES || this.pool.queued === 0)) {
       for (const [k] of deps) this.held.memory.touched(k);
       task.deps = deps.map(([k, h]) => [k, h.frames!]);
       this.pool.submit(task);

@@ -54,6 +54,14 @@ export interface WorkerOptions {
 export const NANNY_ENV = 'MPI_CLUSTER_NANNY';
 /** The exit code of a worker that went over its terminate threshold (a nanny starts another). */
 export const MEMORY_EXIT = 75;
+/**
+ * A worker that goes over its terminate threshold this many times within RESTART_WINDOW_MS of its
+ * start is not started again (nanny and LocalCluster): more than the 3 deaths after which the
+ * task that causes them errs (ERR_KILLED_WORKER), so a task that fills memory each time ends
+ * before the worker does, while a workload only tight on memory goes on.
+ */
+export const MAX_QUICK_MEMORY_EXITS = 5;
+export const RESTART_WINDOW_MS = 10_000;
 
 export const WORKER_DEFAULTS = Object.freeze({
   nthreads: 1,

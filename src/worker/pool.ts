@@ -2,7 +2,13 @@ import * as path from 'node:path';
 import { Worker as Thread, type TransferListItem } from 'node:worker_threads';
 import type { FnSpec } from '../protocol';
 import { log } from '../log';
-import type { ThreadData, ThreadReply, ThreadResult, ThreadTask } from './thread-messages';
+import {
+  BATCH_BYTES,
+  type ThreadData,
+  type ThreadReply,
+  type ThreadResult,
+  type ThreadTask,
+} from './thread-messages';
 import type { GangSeat } from './gang-messages';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import { merge, trim, type ProfileTree } from './profile';
@@ -53,12 +59,21 @@ export interface PoolOptions {
 
 /** Tasks one thread takes at once while tasks are tiny. */
 const BATCH = 64;
+
+function inputBytes(t: PoolTask): number {
+  let n = 0;
+  for (const f of t.args) n += f.length;
+  for (const [, frames] of t.deps) for (const f of frames) n += f.length;
+  return n;
+}
+
 /** How long past a profile's end a thread's answer is waited for. */
 const PROFILE_GRACE_MS = 2000;
 
 /**
  * `nthreads` executor threads. A free thread takes the next task; while tasks are tiny (a mean
- * under 1 ms) a thread takes up to 64 at once and answers them in one message, to cut
+ * under 1 ms) a thread takes up to 64 at once (with up to 1 MiB of inputs between them) and
+ * answers them in one message, to cut
  * per-message overhead. A thread that dies (a task called process.exit(), an error thrown
  * outside the task's promise, out of memory) is replaced: the task it ran is reported `died`;
  * tasks batched with it run again one at a time, so only the culprit dies. A thread terminated
@@ -213,7 +228,14 @@ export class ThreadPool {
       }
       out.push(r);
     }
-    this.onResult(out);
+    // Runs of the batch the thread did not start (its results grew large): first in line again.
+    const back: PoolTask[] = [];
+    for (const run of m.returned ?? []) {
+      const i = slot.inFlight.findIndex((t) => t.run === run);
+      if (i >= 0) back.push(...slot.inFlight.splice(i, 1));
+    }
+    if (back.length > 0) this.ready = back.concat(this.ready);
+    if (out.length > 0) this.onResult(out);
     this.dispatch();
   }
 
@@ -283,10 +305,17 @@ export class ThreadPool {
       if (this.ready.length === 0) return;
       // Busy while any run it has holds its slot (seceded ones do not).
       if (slot.inFlight.length > slot.seceded.size || slot.killing >= 0 || slot.recycling) continue;
-      // A batch ends before the first task that must run alone (or is that task only).
-      let n = this.ready[0].alone || !tiny ? 1 : Math.min(this.ready.length, BATCH);
-      for (let i = 1; i < n; i++) {
-        if (this.ready[i].alone) n = i;
+      // A batch ends before the first task that must run alone (or is that task only), and
+      // before its inputs pass BATCH_BYTES.
+      let n = 1;
+      if (tiny && !this.ready[0].alone) {
+        const most = Math.min(this.ready.length, BATCH);
+        let bytes = inputBytes(this.ready[0]);
+        while (n < most && !this.ready[n].alone) {
+          bytes += inputBytes(this.ready[n]);
+          if (bytes > BATCH_BYTES) break;
+          n += 1;
+        }
       }
       const sent = this.ready.splice(0, n);
       for (const t of sent) slot.inFlight.push(t);

@@ -3,6 +3,15 @@ import type { ClusterKeys } from '../net/security';
 import type { GangSeat } from './gang-messages';
 import type { ProfileTree } from './profile';
 
+/**
+ * Bytes a batch of tiny tasks carries at most, both ways: the pool stops a batch before its
+ * inputs pass it, and a thread answers once its results pass it and hands the batch's tasks it
+ * has not started back (`returned`). A message between threads is copied whole and holds its
+ * results until the last task of the batch ends: 48 tiny tasks making 32 MB each once grew one
+ * thread by 1.5 GB before the worker's memory manager saw any of it.
+ */
+export const BATCH_BYTES = 1 << 20;
+
 /** Main thread -> executor thread (a batch of these in one message). */
 export interface ThreadTask {
   /** The pool's run id: answers are matched by it, since a thread may run several at once. */
@@ -36,7 +45,8 @@ export interface ThreadResult {
  * more work) or stopped waiting (rejoined).
  */
 export type ThreadReply =
-  | { t: 'results'; results: ThreadResult[] }
+  /** `returned`: runs of the batch not started, handed back to the pool to send again. */
+  | { t: 'results'; results: ThreadResult[]; returned?: number[] }
   | { t: 'seceded'; run: number }
   | { t: 'rejoined'; run: number }
   | { t: 'profile'; id: number; tree: ProfileTree };
