@@ -73,8 +73,7 @@ const PROFILE_GRACE_MS = 2000;
 /**
  * `nthreads` executor threads. A free thread takes the next task; while tasks are tiny (a mean
  * under 1 ms) a thread takes up to 64 at once (with up to 1 MiB of inputs between them) and
- * answers them in one message, to cut
- * per-message overhead. A thread that dies (a task called process.exit(), an error thrown
+ * answers them in one message, to cut per-message overhead. A thread that dies (a task called process.exit(), an error thrown
  * outside the task's promise, out of memory) is replaced: the task it ran is reported `died`;
  * tasks batched with it run again one at a time, so only the culprit dies. A thread terminated
  * to stop a cancelled run is replaced the same way: that run is reported `died`, its
