@@ -10,6 +10,7 @@
 import type { Held, HeldData } from './held';
 import type { PoolTask, ThreadPool } from './pool';
 import { BATCH_BYTES } from './thread-messages';
+import { packedBytes } from '../protocol';
 
 export class InputLoader {
   /** Runs waiting for spilled inputs (a cancel removes them). */
@@ -28,7 +29,7 @@ export class InputLoader {
   /** Hands `task` to the pool with its inputs, now or once they are read back. */
   submit(task: PoolTask, deps: [string, Held][]): void {
     let bytes = 0;
-    for (const [, h] of deps) for (const f of h.frames ?? []) bytes += f.length;
+    for (const [, h] of deps) bytes += packedBytes(h.frames ?? []);
     const inMemory = deps.every(([, h]) => h.frames !== null);
     // Nothing waits here before it (runs go in order), and the run holds little or is next.
     if (inMemory && this.waiting.size === 0 && (bytes < BATCH_BYTES || this.pool.queued === 0)) {

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Worker as Thread, type TransferListItem } from 'node:worker_threads';
-import type { FnSpec } from '../protocol';
+import { packedBytes, type FnSpec } from '../protocol';
 import { log } from '../log';
 import {
   BATCH_BYTES,
@@ -61,9 +61,8 @@ export interface PoolOptions {
 const BATCH = 64;
 
 function inputBytes(t: PoolTask): number {
-  let n = 0;
-  for (const f of t.args) n += f.length;
-  for (const [, frames] of t.deps) for (const f of frames) n += f.length;
+  let n = packedBytes(t.args);
+  for (const [, frames] of t.deps) n += packedBytes(frames);
   return n;
 }
 
@@ -73,9 +72,10 @@ const PROFILE_GRACE_MS = 2000;
 /**
  * `nthreads` executor threads. A free thread takes the next task; while tasks are tiny (a mean
  * under 1 ms) a thread takes up to 64 at once (with up to 1 MiB of inputs between them) and
- * answers them in one message, to cut per-message overhead. A thread that dies (a task called process.exit(), an error thrown
- * outside the task's promise, out of memory) is replaced: the task it ran is reported `died`;
- * tasks batched with it run again one at a time, so only the culprit dies. A thread terminated
+ * answers them in one message, to cut per-message overhead. A thread that dies (a task called
+ * process.exit(), an error thrown outside the task's promise, out of memory) is replaced: the
+ * task it ran is reported `died`; tasks batched with it run again one at a time, so only the
+ * culprit dies. A thread terminated
  * to stop a cancelled run is replaced the same way: that run is reported `died`, its
  * batch-mates run again.
  *
