@@ -1,7 +1,7 @@
 'use strict';
 // Memory rows of `npm run bench` (issue 20), each next to its floor measured in this same run:
 // - the spill store's write and read rates against plain fs writes and reads of the same bytes;
-// - a workload whose data is 3x the cluster's memory limit against the same with room enough;
+// - a workload whose data is 3x the cluster's memory limit (1.5 GB in 8 MB values) against the same with room enough;
 // - one 1 GiB value client -> worker -> client against raw ZeroMQ moving the same bytes.
 const fs = require('node:fs');
 const os = require('node:os');
@@ -45,20 +45,45 @@ async function spillRates() {
   }
 }
 
-/** 48 values of 32 MB made and each read by a task, on 2 workers with `memoryLimit`. */
+/** The 3x-over workload: 192 values of 8 MB (1.5 GB) on 2 workers of 256 MB each. */
+const VALUES = 192;
+const VALUE_BYTES = 8e6;
+/** A run that has not ended by then is reported as a failure of the bench, not waited on. */
+const WORKLOAD_DEADLINE_MS = 300_000;
+
+/** VALUES values of VALUE_BYTES made and each read by a task, on 2 workers with `memoryLimit`. */
 async function workload(memoryLimit) {
   const cluster = await LocalCluster.start({ nWorkers: 2, memoryLimit, dashboardAddress: false });
   const client = await Client.connect(cluster);
+  let timer;
   try {
     const t = process.hrtime.bigint();
-    const values = client.map((i) => Buffer.alloc(32e6, i), [...Array(48).keys()]);
-    const firsts = await client.gather(values.map((v) => client.submit((b) => b[0], v)));
-    if (firsts.some((x, i) => x !== i)) throw new Error('wrong results');
+    const values = client.map(
+      (i, n) => Buffer.alloc(n, i % 256),
+      [...Array(VALUES).keys()],
+      Array(VALUES).fill(VALUE_BYTES),
+    );
+    const firsts = await Promise.race([
+      client.gather(values.map((v) => client.submit((b) => b[0], v))),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `memory workload (${memoryLimit} workers) not done after ${WORKLOAD_DEADLINE_MS / 1000} s`,
+              ),
+            ),
+          WORKLOAD_DEADLINE_MS,
+        );
+      }),
+    ]);
+    if (firsts.some((x, i) => x !== i % 256)) throw new Error('wrong results');
     const s = secs(t);
     const info = await client.schedulerInfo();
     const spilled = Object.values(info.workers).reduce((a, w) => a + (w.spilledCount ?? 0), 0);
     return { s, spilled };
   } finally {
+    clearTimeout(timer);
     await client.close();
     await cluster.close();
   }
@@ -100,7 +125,7 @@ module.exports = async function memoryRows() {
       `plain fs writeFile / readFile: ${Math.round(rates.fsWrite)} / ${Math.round(rates.fsRead)} MiB/s`,
     ],
     [
-      '48 x 32 MB made and read by tasks on 2 workers: 256 MB each (3x over) / 8 GB each',
+      `${VALUES} x ${VALUE_BYTES / 1e6} MB made and read by tasks on 2 workers: 256 MB each (3x over) / 8 GB each`,
       `${tight.s.toFixed(1)} s (${tight.spilled} values on disk at the end) / ${roomy.s.toFixed(1)} s: ${(tight.s / roomy.s).toFixed(2)}x`,
       '<= 2x',
       '',
