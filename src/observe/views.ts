@@ -1,5 +1,6 @@
 import { memoryFigures } from '../scheduler/memory';
 import type { TaskStateName, WorkerState } from '../scheduler/types';
+import type { WorkerInfoWire } from '../protocol/messages';
 import type { WorkerStats } from './dashboard';
 
 /**
@@ -26,13 +27,11 @@ export const HISTORY_SAMPLES = 300;
 /** Keys listed per worker as running or held on its page. */
 const KEYS_LISTED = 200;
 
-export interface WorkerRow {
-  id: string;
-  name: string;
-  host: string;
-  address: string;
-  nthreads: number;
-  memoryLimit: number;
+/** A worker's row: what it registered with, and its memory and place in the list now. */
+export interface WorkerRow extends Pick<
+  WorkerInfoWire,
+  'id' | 'name' | 'host' | 'address' | 'nthreads' | 'memoryLimit'
+> {
   managed: number;
   unmanaged: number;
   spilled: number;
