@@ -222,7 +222,7 @@ function adjacent(bufs: Buffer[]): Buffer | null {
   return Buffer.from(bufs[0].buffer, bufs[0].byteOffset, end - bufs[0].byteOffset);
 }
 
-export function packedBytes(frames: Packed): number {
+export function packedBytes(frames: readonly Uint8Array[]): number {
   let n = 0;
   for (const f of frames) n += f.length;
   return n;

@@ -3,7 +3,7 @@
  * task and packs its result, so CPU-bound tasks never stall the worker's event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { pack, unpack, type FnSpec } from '../protocol';
+import { pack, packedBytes, unpack, type FnSpec } from '../protocol';
 import { compileFn, taskStack } from './functions';
 import { FN_CACHE_SIZE, Lru } from '../util/lru';
 import {
@@ -168,7 +168,7 @@ parentPort!.on('message', async (batch: ThreadTask[] | ThreadProfileRequest) => 
     if (!ran) continue;
     results.push(ran.result);
     for (const buf of ran.transfer) transfers.push(buf);
-    for (const f of ran.result.frames ?? []) bytes += f.byteLength;
+    bytes += packedBytes(ran.result.frames ?? []);
     // Large results go to the main thread now, and the rest of the batch back to the pool:
     // the worker may have to pause before it runs them.
     if (bytes >= BATCH_BYTES && i + 1 < batch.length) {

@@ -151,8 +151,7 @@ export class HeldData extends Map<string, Stored<Held>> {
     const now = Date.now();
     // Above spill or pause with nothing being written: collect first, the freed buffers may be
     // all there is to it (values spilled, results sent and dropped).
-    const t = this.memory.thresholds;
-    const high = [t.spill, t.pause].some((f) => f !== false && rss > f * this.o.limit);
+    const high = this.memory.over('spill', rss) || this.memory.over('pause', rss);
     if (high && !this.writing && now - this.collectedAt >= GC_EVERY_MS) {
       this.collectedAt = now;
       collectGarbage();
@@ -208,7 +207,7 @@ export class HeldData extends Map<string, Stored<Held>> {
       // they were being written) are garbage now, and a process is ended only for what is not.
       this.collectedAt = now;
       collectGarbage();
-      if (t.terminate !== false && process.memoryUsage.rss() <= t.terminate * this.o.limit) {
+      if (!this.memory.over('terminate', process.memoryUsage.rss())) {
         this.overSince = null;
         return;
       }

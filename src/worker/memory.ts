@@ -168,6 +168,12 @@ export class MemoryManager {
     return this.diskFailing;
   }
 
+  /** Whether process memory `rss` (bytes) is above threshold `name` (never, when it is off). */
+  over(name: 'spill' | 'pause' | 'terminate', rss: number): boolean {
+    const f = this.thresholds[name];
+    return this.enabled && f !== false && rss > f * this.limit;
+  }
+
   /**
    * The decision for process memory `rss` (bytes). `evict` asks for every value in memory (the
    * terminate threshold under MPI, where nothing restarts the process); after a failed write,
@@ -190,7 +196,7 @@ export class MemoryManager {
         toFree = this.managed - frac(t.target);
         whys.push(`stored values ${mib(this.managed)} above target ${mib(frac(t.target))}`);
       }
-      if (t.spill !== false && rss > frac(t.spill)) {
+      if (this.over('spill', rss)) {
         toFree = Math.max(toFree, rss - target);
         whys.push(`process memory ${mib(rss)} above spill ${mib(frac(t.spill))}`);
       }
@@ -208,7 +214,7 @@ export class MemoryManager {
       }
     }
     const pausedBefore = this.paused;
-    this.paused = (t.pause !== false && rss > frac(t.pause)) || this.diskFailing;
+    this.paused = this.over('pause', rss) || this.diskFailing;
     d.paused = this.paused;
     if (this.paused && !pausedBefore) {
       whys.push(
@@ -217,7 +223,7 @@ export class MemoryManager {
           : `process memory ${mib(rss)} above pause ${mib(frac(t.pause))}`,
       );
     }
-    d.terminate = t.terminate !== false && rss > frac(t.terminate);
+    d.terminate = this.over('terminate', rss);
     if (d.terminate)
       whys.push(`process memory ${mib(rss)} above terminate ${mib(frac(t.terminate))}`);
     d.why = whys.join('; ');

@@ -59,15 +59,15 @@ export interface PoolOptions {
 
 /** Tasks one thread takes at once while tasks are tiny. */
 const BATCH = 64;
+/** How long past a profile's end a thread's answer is waited for. */
+const PROFILE_GRACE_MS = 2000;
 
+/** Bytes of a run's inputs: its arguments and its dependencies' values, as packed. */
 function inputBytes(t: PoolTask): number {
   let n = packedBytes(t.args);
   for (const [, frames] of t.deps) n += packedBytes(frames);
   return n;
 }
-
-/** How long past a profile's end a thread's answer is waited for. */
-const PROFILE_GRACE_MS = 2000;
 
 /**
  * `nthreads` executor threads. A free thread takes the next task; while tasks are tiny (a mean
@@ -75,9 +75,8 @@ const PROFILE_GRACE_MS = 2000;
  * answers them in one message, to cut per-message overhead. A thread that dies (a task called
  * process.exit(), an error thrown outside the task's promise, out of memory) is replaced: the
  * task it ran is reported `died`; tasks batched with it run again one at a time, so only the
- * culprit dies. A thread terminated
- * to stop a cancelled run is replaced the same way: that run is reported `died`, its
- * batch-mates run again.
+ * culprit dies. A thread terminated to stop a cancelled run is replaced the same way: that run
+ * is reported `died`, its batch-mates run again.
  *
  * A thread runs several tasks at once when some wait on futures of its client (worker/
  * task-client.ts): such a run secedes, and a thread whose every run is seceded counts as free.
